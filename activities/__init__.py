@@ -1,0 +1,1 @@
+"""Side effects: event recording, assessment, ticketing and provisioning."""

@@ -1,0 +1,90 @@
+"""Provisioning: the protocol, the built-in adapter (``provisioned_resources``) and the activities."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import asyncpg
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from db.queries import sql
+from schemas.integrations import DeprovisionInput, ProvisionInput, Resource, ResourceRef
+
+
+class Provisioner(Protocol):
+    """Anything that can create environments (built-in table, Kubernetes, a webhook)."""
+
+    async def provision(self, inp: ProvisionInput) -> Resource:
+        """Create the environment, or return the one made with the same idempotency key."""
+        ...
+
+    async def deprovision(self, inp: DeprovisionInput) -> Resource:
+        """Tear it down; tearing down twice is harmless."""
+        ...
+
+
+class BuiltinProvisioner:
+    """Environments recorded in liftoff's own PostgreSQL; needs nothing else running."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def provision(self, inp: ProvisionInput) -> Resource:
+        """Record the environment as ready."""
+        ref = f"env-{uuid.uuid5(uuid.NAMESPACE_URL, inp.idempotency_key).hex[:12]}"
+        expires = datetime.now(UTC) + timedelta(seconds=inp.ttl_seconds) if inp.ttl_seconds else None
+        spec = {"gpu_type": inp.gpu_type, "gpu_count": inp.gpu_count, "storage_tb": inp.storage_tb}
+        row = await self._pool.fetchrow(
+            sql("resource_provision"),
+            ref,
+            inp.idempotency_key,
+            inp.initiative_id,
+            inp.environment,
+            spec,
+            inp.budget_usd,
+            expires,
+        )
+        if row is None:
+            row = await self._pool.fetchrow(sql("resource_get"), ref)
+        if row is None:
+            msg = f"resource {ref} vanished after being provisioned"
+            raise RuntimeError(msg)
+        return Resource.model_validate(dict(row))
+
+    async def deprovision(self, inp: DeprovisionInput) -> Resource:
+        """Mark the environment deprovisioned."""
+        row = await self._pool.fetchrow(sql("resource_deprovision"), inp.ref)
+        if row is None:
+            msg = f"no resource {inp.ref}"
+            raise ApplicationError(msg, type="ResourceNotFound", non_retryable=True)
+        return Resource.model_validate(dict(row))
+
+
+class ProvisioningActivities:
+    """Activities over whichever provisioner the worker was built with."""
+
+    def __init__(self, provisioner: Provisioner) -> None:
+        self._provisioner = provisioner
+
+    @activity.defn(name="provision")
+    async def provision(self, inp: ProvisionInput) -> Resource:
+        """Provision (idempotently) an environment."""
+        resource = await self._provisioner.provision(inp)
+        activity.logger.info("provisioned", extra={"ref": resource.ref, "environment": inp.environment})
+        return resource
+
+    @activity.defn(name="deprovision")
+    async def deprovision(self, inp: DeprovisionInput) -> Resource:
+        """Deprovision an environment."""
+        resource = await self._provisioner.deprovision(inp)
+        activity.logger.info("deprovisioned", extra={"ref": resource.ref})
+        return resource
+
+    @activity.defn(name="check_health")
+    async def check_health(self, inp: ResourceRef) -> bool:
+        """Canary health check of a provisioned environment (built-in: ready means healthy)."""
+        activity.logger.info("canary health check", extra={"ref": inp.ref})
+        return True

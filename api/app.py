@@ -1,0 +1,33 @@
+"""The FastAPI application (OpenAPI at ``/docs``)."""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.context import ApiContext
+from api.routes import actions, health, initiatives
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(ctx: ApiContext) -> FastAPI:
+    """An app serving ``ctx``; the caller owns the clients' lifetimes."""
+    app = FastAPI(
+        title="liftoff",
+        version="0.1.0",
+        description="Carries AI initiatives from proposal to production on Temporal, and records why they stall.",
+    )
+    app.state.liftoff = ctx
+    app.include_router(health.router)
+    app.include_router(initiatives.router)
+    app.include_router(actions.router)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Last line of defence: log with the trace, answer without it.
+        log.error("unhandled error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
+        return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
+
+    return app

@@ -1,0 +1,63 @@
+"""What the API's routes share: clients, directory, policy; and the authentication dependency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from temporalio.client import Client
+
+from api.principals import Directory, Principal
+from schemas.policy import Policy
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    """Built once by the process that serves the API and stored on ``app.state``."""
+
+    client: Client
+    pool: asyncpg.Pool
+    directory: Directory
+    policy: Policy
+    task_queue: str
+    ui_base_url: str
+    namespace: str = "default"
+
+    def ui_link(self, workflow_id: str) -> str:
+        """The initiative's page in the Temporal Web UI."""
+        return f"{self.ui_base_url.rstrip('/')}/namespaces/{self.namespace}/workflows/{workflow_id}"
+
+
+def get_context(request: Request) -> ApiContext:
+    """The API context of the running app."""
+    ctx: ApiContext = request.app.state.liftoff
+    return ctx
+
+
+_bearer = HTTPBearer(auto_error=False, description="A token from the principals file")
+
+
+def current_principal(
+    ctx: Annotated[ApiContext, Depends(get_context)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller, from its bearer token; 401 when missing or unknown."""
+    if credentials is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing bearer token (Authorization: Bearer <token>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    principal = ctx.directory.authenticate(credentials.credentials)
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "unknown bearer token", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return principal
+
+
+Ctx = Annotated[ApiContext, Depends(get_context)]
+Caller = Annotated[Principal, Depends(current_principal)]

@@ -1,0 +1,85 @@
+"""The principals directory: who may call the API, with which roles and teams.
+
+The file holds only SHA-256 hashes of bearer tokens, never the tokens themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.stages import APPROVER_ROLES, Role
+
+
+class Principal(BaseModel):
+    """An authenticated caller."""
+
+    model_config = ConfigDict(frozen=True)
+
+    email: str
+    roles: frozenset[Role]
+    teams: frozenset[str] = frozenset()
+
+    def has(self, role: Role) -> bool:
+        """Whether the principal holds ``role``."""
+        return role in self.roles
+
+    def in_team(self, team: str) -> bool:
+        """Whether the principal belongs to ``team`` (admins belong everywhere)."""
+        return team in self.teams or Role.ADMIN in self.roles
+
+
+class PrincipalEntry(BaseModel):
+    """One entry of the principals file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    roles: list[Role]
+    teams: list[str] = Field(default_factory=list)
+    token_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class PrincipalsFile(BaseModel):
+    """``principals: [{email, roles, teams, token_sha256}]``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    principals: list[PrincipalEntry]
+
+
+def hash_token(token: str) -> str:
+    """The hex SHA-256 of a bearer token, as stored in the principals file."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class Directory:
+    """Looks principals up by token and derives the approver roster per role."""
+
+    def __init__(self, entries: list[PrincipalEntry]) -> None:
+        self._by_hash = {
+            e.token_sha256: Principal(email=e.email.lower(), roles=frozenset(e.roles), teams=frozenset(e.teams))
+            for e in entries
+        }
+
+    @classmethod
+    def from_file(cls, path: Path) -> Directory:
+        """Load and validate a principals file."""
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return cls(PrincipalsFile.model_validate(data).principals)
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal holding ``token``, if any."""
+        return self._by_hash.get(hash_token(token))
+
+    def roster(self) -> dict[str, list[str]]:
+        """Approver emails per approver role, sorted, for the workflow's start snapshot."""
+        roster: dict[str, list[str]] = {role.value: [] for role in sorted(APPROVER_ROLES)}
+        for principal in self._by_hash.values():
+            for role in principal.roles:
+                if role in APPROVER_ROLES:
+                    roster[role.value].append(principal.email)
+        return {role: sorted(set(emails)) for role, emails in roster.items()}

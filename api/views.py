@@ -1,0 +1,78 @@
+"""Response models of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class SubmitResponse(BaseModel):
+    """Answer to a submission."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    workflow_id: str
+    stage: str
+    status: str
+    web_ui_url: str
+
+
+class InitiativeSummary(BaseModel):
+    """One line of ``GET /v1/initiatives`` (from the read model)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    workflow_id: str
+    title: str
+    team: str
+    business_unit: str
+    risk_tier: str
+    procurement: str
+    stage: str
+    status: str
+    awaiting_roles: list[str]
+    reason_code: str | None
+    stage_entered_at: datetime
+    submitted_at: datetime
+
+
+class InitiativeList(BaseModel):
+    """``GET /v1/initiatives``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[InitiativeSummary]
+    limit: int
+    offset: int
+
+
+class EventView(BaseModel):
+    """One lifecycle event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    kind: str
+    stage: str
+    actor: str | None
+    role: str | None
+    reason_code: str | None
+    reason_family: str | None
+    detail: str
+    data: dict[str, Any]
+    occurred_at: datetime
+    policy_version: str
+    verified: bool
+
+
+class EventList(BaseModel):
+    """``GET /v1/initiatives/{id}/events``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    initiative_id: str
+    events: list[EventView]

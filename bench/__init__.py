@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): each prints its figures against a baseline measured in the same run."""

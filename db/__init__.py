@@ -1,0 +1,1 @@
+"""PostgreSQL: pool, migrations, SQL queries and typed repositories."""

@@ -1,0 +1,128 @@
+"""Writes lifecycle events with their read-model effects, and reads them back."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from db.pool import Conn
+from db.queries import sql
+from db.rows import EventRow
+from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, RecordEventInput
+from schemas.stages import Stage
+from schemas.taxonomy import family_of
+
+
+async def _upsert_snapshot(conn: Conn, snap: InitiativeSnapshot, seq: int, at: datetime) -> None:
+    spec = snap.spec
+    await conn.execute(
+        sql("upsert_initiative"),
+        snap.initiative_id,
+        snap.workflow_id,
+        spec.title,
+        spec.team,
+        spec.business_unit,
+        spec.sponsor,
+        snap.submitter,
+        spec.risk_tier.value,
+        spec.data_classification.value,
+        spec.procurement.value,
+        spec.infrastructure.deployment_target.value,
+        spec.budget_usd,
+        snap.policy_version,
+        snap.stage.value,
+        snap.status.value,
+        snap.stage_entered_at,
+        snap.awaiting_roles,
+        snap.reason_code.value if snap.reason_code else None,
+        snap.poc_spend_usd,
+        snap.submitted_at,
+        at,
+        seq,
+        spec.model_dump(mode="json"),
+    )
+
+
+async def _apply_intervals(conn: Conn, event: LifecycleEvent) -> None:
+    reason = event.reason_code.value if event.reason_code else None
+    if event.kind is EventKind.STAGE_ENTERED:
+        terminal = event.stage.is_terminal
+        await conn.execute(
+            sql("open_interval"),
+            event.event_id,
+            event.initiative_id,
+            event.stage.value,
+            event.occurred_at,
+            event.occurred_at if terminal else None,
+            event.stage.value if terminal else None,
+        )
+    elif event.kind is EventKind.STAGE_LEFT:
+        outcome = str(event.data.get("outcome", "advanced"))
+        await conn.execute(
+            sql("close_interval"), event.initiative_id, event.stage.value, event.occurred_at, outcome, reason
+        )
+    elif event.kind is EventKind.SCRAPPED:
+        await conn.execute(
+            sql("close_interval"), event.initiative_id, event.stage.value, event.occurred_at, "scrapped", reason
+        )
+        await conn.execute(
+            sql("open_interval"),
+            event.event_id,
+            event.initiative_id,
+            Stage.SCRAPPED.value,
+            event.occurred_at,
+            event.occurred_at,
+            Stage.SCRAPPED.value,
+        )
+
+
+async def record_event(conn: Conn, record: RecordEventInput) -> bool:
+    """Record one event and its read-model effects in one transaction; False if it was already there."""
+    event = record.event
+    async with conn.transaction():
+        await _upsert_snapshot(conn, record.snapshot, event.seq, event.occurred_at)
+        inserted = await conn.fetchval(
+            sql("insert_event"),
+            event.event_id,
+            event.initiative_id,
+            event.seq,
+            event.kind.value,
+            event.stage.value,
+            event.actor,
+            event.role,
+            event.reason_code.value if event.reason_code else None,
+            family_of(event.reason_code).value if event.reason_code else None,
+            event.detail,
+            event.data,
+            event.occurred_at,
+            event.policy_version,
+            event.verified,
+        )
+        if inserted is None:
+            return False
+        await _apply_intervals(conn, event)
+        return True
+
+
+async def record_refusal(
+    conn: Conn,
+    *,
+    event_id: str,
+    initiative_id: str,
+    actor: str,
+    role: str | None,
+    detail: str,
+    data: dict[str, object],
+    at: datetime,
+) -> bool:
+    """Record a ``decision_refused`` event written by the API; False if the initiative has no row yet."""
+    status = await conn.execute(
+        sql("insert_refusal"), event_id, initiative_id, actor, role, detail, json.loads(json.dumps(data)), at
+    )
+    return status.endswith(" 1")
+
+
+async def list_events(conn: Conn, initiative_id: str) -> list[EventRow]:
+    """Every event of an initiative in the order it happened."""
+    rows = await conn.fetch(sql("list_events"), initiative_id)
+    return [EventRow.model_validate(dict(r)) for r in rows]

@@ -1,0 +1,1 @@
+SELECT ref, provider, environment, status, cost_usd FROM provisioned_resources WHERE ref = $1

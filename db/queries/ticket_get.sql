@@ -1,0 +1,1 @@
+SELECT ref, system, status, kind FROM tickets WHERE ref = $1

@@ -1,0 +1,11 @@
+-- Opening twice with the same idempotency key returns the first ticket.
+WITH inserted AS (
+    INSERT INTO tickets (ref, idempotency_key, initiative_id, system, kind, title, body, status)
+    VALUES ($1, $2, $3, 'builtin', $4, $5, $6, 'open')
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING ref, system, status, kind
+)
+SELECT ref, system, status, kind FROM inserted
+UNION ALL
+SELECT ref, system, status, kind FROM tickets WHERE idempotency_key = $2
+LIMIT 1

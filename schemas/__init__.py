@@ -1,0 +1,1 @@
+"""Models and enums shared by every part of liftoff."""

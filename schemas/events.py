@@ -1,0 +1,80 @@
+"""Lifecycle events: what the workflow records in PostgreSQL, and the read-model snapshot with it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.initiative import InitiativeSpec
+from schemas.stages import InitiativeStatus, Stage
+from schemas.taxonomy import ReasonCode
+
+
+class EventKind(StrEnum):
+    """Kinds of lifecycle events."""
+
+    SUBMITTED = "submitted"
+    STAGE_ENTERED = "stage_entered"
+    STAGE_LEFT = "stage_left"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    POC_RESULTS_SUBMITTED = "poc_results_submitted"
+    FINDING_RAISED = "finding_raised"
+    SANDBOX_PROVISIONED = "sandbox_provisioned"
+    SANDBOX_DEPROVISIONED = "sandbox_deprovisioned"
+    ROLLOUT_STARTED = "rollout_started"
+    ROLLOUT_FAILED = "rollout_failed"
+    SCRAPPED = "scrapped"
+    PRODUCTION = "production"
+    DECISION_REFUSED = "decision_refused"
+
+
+class LifecycleEvent(BaseModel):
+    """One fact about an initiative. ``event_id`` is deterministic so retries never duplicate."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    initiative_id: str
+    seq: int
+    kind: EventKind
+    stage: Stage
+    actor: str | None = None
+    role: str | None = None
+    reason_code: ReasonCode | None = None
+    detail: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+    occurred_at: datetime
+    policy_version: str
+    verified: bool = False
+
+
+class InitiativeSnapshot(BaseModel):
+    """The read-model row of an initiative as of the event it travels with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    initiative_id: str
+    workflow_id: str
+    spec: InitiativeSpec
+    submitter: str
+    policy_version: str
+    stage: Stage
+    status: InitiativeStatus
+    stage_entered_at: datetime
+    awaiting_roles: list[str]
+    reason_code: ReasonCode | None = None
+    submitted_at: datetime
+    poc_spend_usd: float = 0
+
+
+class RecordEventInput(BaseModel):
+    """Argument of the ``record_event`` activity: the event and the snapshot after it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event: LifecycleEvent
+    snapshot: InitiativeSnapshot

@@ -1,0 +1,50 @@
+"""Findings of the automated infrastructure assessment."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.initiative import InitiativeSpec
+from schemas.policy import ItStandards
+from schemas.taxonomy import ReasonCode
+
+
+class FindingStatus(StrEnum):
+    """Lifecycle of one finding."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
+    WAIVED = "waived"
+
+
+class Finding(BaseModel):
+    """One check of the IT standards that did not pass."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    rule: str
+    blocking: bool
+    status: FindingStatus = FindingStatus.OPEN
+    message: str
+    reason_code: ReasonCode
+
+
+class AssessInfrastructureInput(BaseModel):
+    """What the assessment activity checks, and against which standards."""
+
+    model_config = ConfigDict(frozen=True)
+
+    initiative_id: str
+    spec: InitiativeSpec
+    standards: ItStandards
+
+
+class AssessInfrastructureResult(BaseModel):
+    """Findings in a stable order, ids ``F-1``, ``F-2`` and so on."""
+
+    model_config = ConfigDict(frozen=True)
+
+    findings: list[Finding]

@@ -1,0 +1,93 @@
+"""What a team submits, and what the workflow is started with."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from schemas.classification import DataClassification, DeploymentTarget, Procurement, RiskTier
+from schemas.policy import Policy
+
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class InfrastructureSpec(BaseModel):
+    """The stack the team intends to run in production."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    deployment_target: DeploymentTarget
+    containerized: bool
+    gpu_type: str | None = None
+    gpu_count: int = Field(default=0, ge=0)
+    storage_tb: float = Field(default=0, ge=0)
+    integrations: list[str] = Field(default_factory=list)
+    expected_peak_qps: float = Field(default=0, ge=0)
+
+
+Operator = Literal[">=", ">", "<=", "<", "=="]
+
+
+class SuccessCriterion(BaseModel):
+    """One measurable PoC success criterion, e.g. ``accuracy >= 0.9``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: NonEmpty
+    operator: Operator
+    target: float
+
+
+class SubmitInitiativeRequest(BaseModel):
+    """Body of ``POST /v1/initiatives``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: NonEmpty
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    team: NonEmpty
+    business_unit: NonEmpty
+    sponsor: EmailStr
+    risk_tier: RiskTier
+    data_classification: DataClassification
+    procurement: Procurement
+    budget_usd: float = Field(ge=0)
+    infrastructure: InfrastructureSpec
+    poc_success_criteria: list[SuccessCriterion] = Field(min_length=1)
+
+
+class InitiativeSpec(BaseModel):
+    """The submission as the workflow holds it (a payload, separate from the API model)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    summary: str
+    team: str
+    business_unit: str
+    sponsor: str
+    risk_tier: RiskTier
+    data_classification: DataClassification
+    procurement: Procurement
+    budget_usd: float
+    infrastructure: InfrastructureSpec
+    poc_success_criteria: list[SuccessCriterion]
+
+
+class StartInitiativeInput(BaseModel):
+    """Argument of ``InitiativeWorkflow.run``.
+
+    The roster (approver emails per role) is snapshotted with the policy at start so validators can
+    check it without I/O.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    initiative_id: str
+    spec: InitiativeSpec
+    submitter: str
+    submitted_at_iso: str = ""
+    policy: Policy
+    roster: dict[str, list[str]] = Field(default_factory=dict)
+    ui_base_url: str = ""

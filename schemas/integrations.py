@@ -1,0 +1,108 @@
+"""Payloads of the ticketing and provisioning activities and of the rollout child workflow."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class OpenTicketInput(BaseModel):
+    """Open a ticket; ``idempotency_key`` makes a retried open find the first ticket."""
+
+    model_config = ConfigDict(frozen=True)
+
+    initiative_id: str
+    idempotency_key: str
+    kind: str
+    title: str
+    body: str = ""
+
+
+class Ticket(BaseModel):
+    """A ticket as the adapters report it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ref: str
+    system: str
+    status: str
+    kind: str
+
+
+class CloseTicketInput(BaseModel):
+    """Close a ticket with an outcome (``done``, ``failed``, ``cancelled``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ref: str
+    outcome: str
+    comment: str = ""
+
+
+class ProvisionInput(BaseModel):
+    """Request an environment for an initiative."""
+
+    model_config = ConfigDict(frozen=True)
+
+    initiative_id: str
+    idempotency_key: str
+    environment: str
+    gpu_type: str | None = None
+    gpu_count: int = 0
+    storage_tb: float = 0
+    budget_usd: float = 0
+    ttl_seconds: int | None = None
+
+
+class Resource(BaseModel):
+    """An environment as the provisioner reports it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ref: str
+    provider: str
+    environment: str
+    status: str
+    cost_usd: float = 0
+
+
+class ResourceRef(BaseModel):
+    """Names one provisioned resource (for health checks)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ref: str
+
+
+class DeprovisionInput(BaseModel):
+    """Tear an environment down."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ref: str
+    reason: str = ""
+
+
+class RolloutInput(BaseModel):
+    """Argument of ``RolloutWorkflow``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    initiative_id: str
+    title: str
+    gpu_type: str | None = None
+    gpu_count: int = 0
+    storage_tb: float = 0
+    budget_usd: float = 0
+
+
+class RolloutResult(BaseModel):
+    """How the rollout ended; on failure, what was compensated and the reason code."""
+
+    model_config = ConfigDict(frozen=True)
+
+    succeeded: bool
+    change_ticket: str | None = None
+    resource: str | None = None
+    reason_code: str | None = None
+    detail: str = ""
+    compensated: list[str] = Field(default_factory=list)

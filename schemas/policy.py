@@ -1,0 +1,62 @@
+"""Gate policy as code: SLAs, quorum rules and the IT standards catalog, versioned."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.classification import DataClassification, DeploymentTarget, RiskTier
+from schemas.stages import Role, Stage
+
+
+class StagePolicy(BaseModel):
+    """Timing of one stage. Durations are ISO 8601 in files (``P14D``, ``PT30S``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sla: timedelta
+    abandon_after: timedelta
+
+
+class ItStandards(BaseModel):
+    """The catalog the automated infrastructure assessment checks a submission against."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allowed_targets: dict[DataClassification, list[DeploymentTarget]]
+    require_containerized: bool = True
+    max_gpu_count: int = Field(default=8, ge=0)
+    supported_gpu_types: list[str] = Field(default_factory=list)
+    max_budget_usd: float = Field(default=500_000, ge=0)
+    max_storage_tb: float = Field(default=50, ge=0)
+
+
+class PocSandboxPolicy(BaseModel):
+    """Limits of the sandbox provisioned when a PoC starts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ttl: timedelta = timedelta(days=90)
+    budget_usd: float = Field(default=20_000, ge=0)
+
+
+class Policy(BaseModel):
+    """One version of the gate policy. Each initiative is pinned to the version it started under."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str
+    stages: dict[Stage, StagePolicy]
+    quorum: dict[Stage, list[Role]]
+    risk_quorum: dict[RiskTier, dict[Stage, list[Role]]] = Field(default_factory=dict)
+    it_standards: ItStandards
+    poc_sandbox: PocSandboxPolicy = PocSandboxPolicy()
+
+    def required_roles(self, stage: Stage, risk_tier: RiskTier) -> list[Role]:
+        """Roles whose approval closes ``stage`` for an initiative of ``risk_tier``, in a stable order."""
+        roles = list(self.quorum.get(stage, []))
+        for extra in self.risk_quorum.get(risk_tier, {}).get(stage, []):
+            if extra not in roles:
+                roles.append(extra)
+        return roles

@@ -1,0 +1,42 @@
+"""Reading the policy: the default shipped with liftoff, overridden key by key by a user file."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from schemas.policy import Policy
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def default_policy_data() -> dict[str, Any]:
+    """The default policy as plain data."""
+    text = resources.files("schemas").joinpath("default_policy.yaml").read_text(encoding="utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """The default policy with the keys of ``path`` (if given) laid over it, validated."""
+    data = default_policy_data()
+    if path is not None:
+        override = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if override is None:  # an empty file changes nothing
+            override = {}
+        if not isinstance(override, dict):
+            msg = f"{path}: a policy file must be a YAML mapping"
+            raise ValueError(msg)
+        data = _deep_merge(data, override)
+    return Policy.model_validate(data)

@@ -1,0 +1,231 @@
+"""The approver's desk: Markdown details and ready-to-paste update payloads."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from schemas.decisions import Approval, ApproveInput, RejectInput, ScrapInput, SubmitPocResultsInput
+from schemas.findings import Finding, FindingStatus
+from schemas.stages import InitiativeStatus, Role, Stage
+from schemas.status import InitiativeStatusView, PocEvaluation
+from schemas.taxonomy import ReasonCode
+from tests.conftest import ROSTER, SUBMITTER
+from workflows.details import action_payloads, render_details
+
+PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
+    "approve": ApproveInput,
+    "reject": RejectInput,
+    "submit_poc_results": SubmitPocResultsInput,
+    "scrap": ScrapInput,
+}
+
+
+def view(stage: Stage, **overrides: Any) -> InitiativeStatusView:
+    data: dict[str, Any] = {
+        "id": "abc123",
+        "workflow_id": "initiative-abc123",
+        "title": "Churn prediction",
+        "team": "ml-platform",
+        "business_unit": "retail",
+        "sponsor": "cfo@example.com",
+        "submitter": SUBMITTER,
+        "risk_tier": "limited",
+        "policy_version": "2026.11-default",
+        "stage": stage,
+        "status": InitiativeStatus.ACTIVE,
+        "stage_entered_at": "2026-01-01T00:00:00+00:00",
+        "awaiting_roles": [],
+        "approvals": [],
+        "findings": [],
+    }
+    data.update(overrides)
+    return InitiativeStatusView.model_validate(data)
+
+
+def poc(*, met: bool) -> PocEvaluation:
+    return PocEvaluation(
+        metrics={"auc": 0.85 if met else 0.7},
+        spend_usd=1000,
+        summary="done",
+        met=met,
+        unmet=[] if met else ["auc >= 0.8 (got 0.7)"],
+        submitted_by="team@example.com",
+        at="2026-02-01T00:00:00+00:00",
+    )
+
+
+def payloads_in(markdown: str) -> dict[str, Any]:
+    """Every ``**name**`` followed by a fenced JSON block, parsed."""
+    lines = markdown.splitlines()
+    found: dict[str, Any] = {}
+    for i, line in enumerate(lines):
+        if line == "```json":
+            name = lines[i - 1].strip("*")
+            assert lines[i + 2] == "```"
+            found[name] = json.loads(lines[i + 1])
+    return found
+
+
+def render(v: InitiativeStatusView, awaiting: Sequence[Role]) -> str:
+    return render_details(v, awaiting, ROSTER)
+
+
+def test_proposed_names_stage_needs_people_and_approve_payload() -> None:
+    md = render(view(Stage.PROPOSED, awaiting_roles=["portfolio"]), [Role.PORTFOLIO])
+
+    assert md.splitlines()[0] == "## Churn prediction"
+    assert "**Stage:** `proposed`" in md
+    assert "- approval by role `portfolio`" in md
+    assert "### Who may act\n- `portfolio`: paula@example.com" in md
+    payloads = payloads_in(md)
+    assert list(payloads) == ["approve", "reject", "scrap"]
+    assert payloads["approve"] == {
+        "approver": "you@example.com",
+        "role": "portfolio",
+        "stage": "proposed",
+        "comment": "",
+    }
+    assert payloads["reject"]["role"] == "portfolio"
+    assert payloads["scrap"]["stage"] == "proposed"
+
+
+def test_markdown_payloads_are_the_action_payloads() -> None:
+    v = view(Stage.PROPOSED)
+
+    assert payloads_in(render(v, [Role.PORTFOLIO])) == action_payloads(v, [Role.PORTFOLIO])
+
+
+@pytest.mark.parametrize(
+    ("v", "awaiting"),
+    [
+        (view(Stage.PROPOSED), [Role.PORTFOLIO]),
+        (view(Stage.POC), [Role.BUSINESS_OWNER]),
+        (view(Stage.POC, poc=poc(met=True)), [Role.BUSINESS_OWNER]),
+        (view(Stage.IT_SIGNOFF), [Role.IT_OPERATIONS, Role.BUSINESS_OWNER]),
+        (view(Stage.ROLLOUT), []),
+    ],
+    ids=["proposed", "poc", "poc-met", "it_signoff", "rollout"],
+)
+def test_every_payload_is_accepted_by_its_update_model(v: InitiativeStatusView, awaiting: list[Role]) -> None:
+    payloads = action_payloads(v, awaiting)
+
+    assert payloads
+    for name, data in payloads.items():
+        parsed = PAYLOAD_MODELS[name].model_validate(data)
+        assert getattr(parsed, "stage", None) is v.stage
+
+
+def test_poc_without_results_offers_submission_and_no_approval() -> None:
+    md = render(view(Stage.POC), [Role.BUSINESS_OWNER])
+
+    assert "- PoC results (`submit_poc_results`) meeting the success criteria" in md
+    payloads = payloads_in(md)
+    assert list(payloads) == ["reject", "submit_poc_results", "scrap"]
+    assert payloads["submit_poc_results"]["stage"] == "poc"
+    assert payloads["submit_poc_results"]["metrics"] == {"metric_name": 0.0}
+
+
+def test_poc_with_unmet_results_lists_what_is_unmet_and_offers_resubmission() -> None:
+    md = render(view(Stage.POC, poc=poc(met=False)), [Role.BUSINESS_OWNER])
+
+    assert "- PoC results meeting the criteria; unmet: auc >= 0.8 (got 0.7)" in md
+    assert list(payloads_in(md)) == ["reject", "submit_poc_results", "scrap"]
+
+
+def test_poc_with_results_met_offers_approval_by_business_owner() -> None:
+    md = render(view(Stage.POC, poc=poc(met=True)), [Role.BUSINESS_OWNER])
+
+    assert "PoC results" not in md.split("### The gate still needs")[1].split("###")[0]
+    payloads = payloads_in(md)
+    assert list(payloads) == ["approve", "reject", "scrap"]
+    assert payloads["approve"]["role"] == "business_owner"
+    assert payloads["approve"]["stage"] == "poc"
+
+
+def test_infra_review_lists_open_blocking_findings_only() -> None:
+    findings = [
+        Finding(
+            id="F-1",
+            rule="containerized",
+            blocking=True,
+            message="not containerized",
+            reason_code=ReasonCode.PLATFORM_MISALIGNED,
+        ),
+        Finding(
+            id="F-2",
+            rule="storage",
+            blocking=False,
+            message="too much storage",
+            reason_code=ReasonCode.CAPACITY_QUOTA_UNAVAILABLE,
+        ),
+        Finding(
+            id="F-3",
+            rule="budget",
+            blocking=True,
+            status=FindingStatus.WAIVED,
+            message="over budget",
+            reason_code=ReasonCode.PROD_COST_OVER_BUDGET,
+        ),
+    ]
+
+    md = render(view(Stage.INFRA_REVIEW, findings=findings), [Role.INFRASTRUCTURE])
+
+    assert "- blocking finding **F-1** resolved or waived: not containerized" in md
+    assert "F-2" not in md
+    assert "F-3" not in md
+    assert "- approval by role `infrastructure`" in md
+
+
+def test_it_signoff_shows_approvals_so_far_and_who_may_act_for_the_rest() -> None:
+    approvals = [Approval(approver="olga@example.com", role=Role.IT_OPERATIONS, at="2026-03-01T00:00:00+00:00")]
+
+    md = render(view(Stage.IT_SIGNOFF, approvals=approvals), [Role.BUSINESS_OWNER])
+
+    assert "### Approved so far\n- `it_operations`: olga@example.com" in md
+    assert "### Who may act\n- `business_owner`: bob@example.com, beth@example.com" in md
+    assert "- approval by role `it_operations`" not in md
+    assert payloads_in(md)["approve"]["role"] == "business_owner"
+
+
+def test_role_without_roster_entry_says_nobody() -> None:
+    md = render_details(view(Stage.PROPOSED), [Role.PORTFOLIO], {})
+
+    assert "- `portfolio`: nobody eligible on the roster" in md
+
+
+def test_rollout_waits_for_the_child_workflow_and_offers_only_scrap() -> None:
+    md = render(view(Stage.ROLLOUT), [])
+
+    assert "- the rollout (child workflow) to succeed" in md
+    assert "### Who may act" not in md
+    assert list(payloads_in(md)) == ["scrap"]
+
+
+def test_scrapped_view_shows_the_reason_and_no_payloads() -> None:
+    v = view(
+        Stage.SCRAPPED,
+        status=InitiativeStatus.SCRAPPED,
+        reason_code=ReasonCode.BIZ_PRIORITY_CHANGED,
+        reason_detail="merged into the CRM programme",
+    )
+
+    md = render(v, [])
+
+    assert (
+        md.splitlines()[-1] == "Ended at `scrapped` with reason `BIZ_PRIORITY_CHANGED`: merged into the CRM programme"
+    )
+    assert "```json" not in md
+    assert "### The gate still needs" not in md
+    assert action_payloads(v, [Role.PORTFOLIO]) == {}
+
+
+def test_production_view_without_reason_just_says_where_it_ended() -> None:
+    md = render(view(Stage.PRODUCTION, status=InitiativeStatus.PRODUCTION), [])
+
+    assert md.splitlines()[-1] == "Ended at `production`"
+    assert "```json" not in md

@@ -1,0 +1,114 @@
+"""Schema validation: API bodies, hand-typed update payloads, stage order and the reason taxonomy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from schemas.decisions import ApproveInput
+from schemas.initiative import SubmitInitiativeRequest
+from schemas.stages import STAGE_ORDER, Role, Stage, next_stage
+from schemas.taxonomy import TAXONOMY, ReasonCode, family_of
+from tests.conftest import make_spec
+
+
+def request_data(**overrides: Any) -> dict[str, Any]:
+    data = make_spec().model_dump(mode="json")
+    data.update(overrides)
+    return data
+
+
+def error_summary(exc: ValidationError) -> set[tuple[tuple[str | int, ...], str]]:
+    return {(tuple(e["loc"]), e["type"]) for e in exc.errors()}
+
+
+def test_valid_submission_is_accepted() -> None:
+    req = SubmitInitiativeRequest.model_validate(request_data())
+
+    assert req.title == "Churn prediction"
+    assert req.budget_usd == 50_000
+    assert [c.metric for c in req.poc_success_criteria] == ["auc"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"owner": "x"}, {(("owner",), "extra_forbidden")}),
+        ({"poc_success_criteria": []}, {(("poc_success_criteria",), "too_short")}),
+        ({"budget_usd": -1}, {(("budget_usd",), "greater_than_equal")}),
+        ({"risk_tier": "extreme"}, {(("risk_tier",), "enum")}),
+    ],
+    ids=["unknown-field", "no-criteria", "negative-budget", "bad-risk-tier"],
+)
+def test_invalid_submission_is_refused(overrides: dict[str, Any], expected: set[tuple[tuple[str], str]]) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        SubmitInitiativeRequest.model_validate(request_data(**overrides))
+
+    assert error_summary(excinfo.value) == expected
+
+
+def test_unknown_field_inside_infrastructure_is_refused() -> None:
+    data = request_data()
+    data["infrastructure"] = {**data["infrastructure"], "gpus": 2}
+
+    with pytest.raises(ValidationError) as excinfo:
+        SubmitInitiativeRequest.model_validate(data)
+
+    assert error_summary(excinfo.value) == {(("infrastructure", "gpus"), "extra_forbidden")}
+
+
+def test_approve_input_refuses_a_misspelled_approver() -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        ApproveInput.model_validate({"aprover": "paula@example.com", "role": "portfolio"})
+
+    assert error_summary(excinfo.value) == {(("approver",), "missing"), (("aprover",), "extra_forbidden")}
+
+
+def test_approve_input_normalises_the_email_to_lower_case() -> None:
+    inp = ApproveInput.model_validate({"approver": "  Paula@Example.COM ", "role": "portfolio"})
+
+    assert inp.approver == "paula@example.com"
+    assert inp.role is Role.PORTFOLIO
+
+
+def test_approve_input_refuses_something_that_is_not_an_email() -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        ApproveInput.model_validate({"approver": "paula", "role": "portfolio"})
+
+    assert error_summary(excinfo.value) == {(("approver",), "string_pattern_mismatch")}
+
+
+@pytest.mark.parametrize(
+    ("stage", "following"),
+    [
+        (Stage.PROPOSED, Stage.POC),
+        (Stage.POC, Stage.INFRA_REVIEW),
+        (Stage.INFRA_REVIEW, Stage.IT_SIGNOFF),
+        (Stage.IT_SIGNOFF, Stage.ROLLOUT),
+        (Stage.ROLLOUT, Stage.PRODUCTION),
+    ],
+)
+def test_next_stage_follows_the_path(stage: Stage, following: Stage) -> None:
+    assert next_stage(stage) is following
+
+
+def test_stage_order_ends_in_production_and_skips_scrapped() -> None:
+    assert STAGE_ORDER[0] is Stage.PROPOSED
+    assert STAGE_ORDER[-1] is Stage.PRODUCTION
+    assert Stage.SCRAPPED not in STAGE_ORDER
+
+
+@pytest.mark.parametrize("stage", [Stage.PRODUCTION, Stage.SCRAPPED])
+def test_next_stage_of_a_terminal_stage_raises(stage: Stage) -> None:
+    with pytest.raises(ValueError, match=f"^{stage.value} is terminal$"):
+        next_stage(stage)
+
+
+def test_every_reason_code_has_a_taxonomy_entry_under_its_own_code() -> None:
+    assert set(TAXONOMY) == set(ReasonCode)
+    for code, info in TAXONOMY.items():
+        assert info.code is code
+        assert info.description.strip() != ""
+        assert family_of(code) is info.family

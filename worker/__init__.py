@@ -1,0 +1,1 @@
+"""Process entry points: CLI, settings, logging, wiring and the embedded dev stack."""

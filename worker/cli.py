@@ -1,0 +1,137 @@
+"""The ``liftoff`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+
+from worker.logging import configure_logging
+from worker.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liftoff",
+        description="Carry AI initiatives from proposal to production on Temporal, and record why they stall.",
+        epilog="Settings come from LIFTOFF_* environment variables (see README, 'Configuration').",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    dev = sub.add_parser(
+        "dev",
+        help="run everything on this machine: Temporal + Web UI, PostgreSQL, worker, API",
+        description="Start the embedded stack. LIFTOFF_DATABASE_URL / LIFTOFF_TEMPORAL_ADDRESS use real servers "
+        "instead of the embedded ones. Ctrl-C stops everything.",
+    )
+    dev.add_argument("--data-dir", type=Path, default=Path(".liftoff"), help="where state lives (default: .liftoff)")
+    dev.add_argument("--api-port", type=int, default=8000, help="HTTP API port (default: 8000)")
+    dev.add_argument("--temporal-port", type=int, default=7233, help="Temporal frontend port (default: 7233)")
+    dev.add_argument("--ui-port", type=int, default=8233, help="Temporal Web UI port (default: 8233)")
+
+    sub.add_parser("worker", help="run a worker against LIFTOFF_TEMPORAL_ADDRESS and LIFTOFF_DATABASE_URL")
+    sub.add_parser("api", help="serve the HTTP API (needs LIFTOFF_PRINCIPALS_FILE as well)")
+    sub.add_parser("migrate", help="apply pending database migrations to LIFTOFF_DATABASE_URL")
+    return parser
+
+
+async def _run_worker(settings: Settings) -> int:
+    from db.pool import create_pool
+    from worker.dev import install_stop_handlers
+    from worker.temporal_client import connect_client
+    from worker.wiring import build_worker
+
+    stop = asyncio.Event()
+    install_stop_handlers(stop)
+    pool = await create_pool(settings.require_database_url())
+    try:
+        client = await connect_client(settings.require_temporal_address(), settings.temporal_namespace)
+        worker = build_worker(client, pool, task_queue=settings.task_queue)
+        task = asyncio.create_task(worker.run())
+        log.info("worker running", task_queue=settings.task_queue)
+        await asyncio.wait({task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            await worker.shutdown()
+        await task
+    finally:
+        await pool.close()
+    return 0
+
+
+async def _run_api(settings: Settings) -> int:
+    from db.pool import create_pool
+    from worker.dev import install_stop_handlers
+    from worker.services import build_api_server
+    from worker.temporal_client import connect_client
+
+    if settings.principals_file is None:
+        raise SystemExit("LIFTOFF_PRINCIPALS_FILE is not set")
+    stop = asyncio.Event()
+    install_stop_handlers(stop)
+    pool = await create_pool(settings.require_database_url())
+    try:
+        client = await connect_client(settings.require_temporal_address(), settings.temporal_namespace)
+        server = build_api_server(settings, client, pool, settings.principals_file)
+        task = asyncio.create_task(server.serve())
+        await asyncio.wait({task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        await task
+    finally:
+        await pool.close()
+    return 0
+
+
+async def _run_migrate(settings: Settings) -> int:
+    from worker.dev import apply_migrations
+
+    applied = await apply_migrations(settings.require_database_url())
+    print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    return 0
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if args.command == "dev":
+        from worker.dev import DevOptions, run_dev
+
+        opts = DevOptions(
+            data_dir=args.data_dir.resolve(),
+            api_port=args.api_port,
+            temporal_port=args.temporal_port,
+            ui_port=args.ui_port,
+        )
+        return asyncio.run(run_dev(settings, opts))
+    if args.command == "worker":
+        return asyncio.run(_run_worker(settings))
+    if args.command == "api":
+        return asyncio.run(_run_api(settings))
+    return asyncio.run(_run_migrate(settings))
+
+
+def main() -> None:
+    """Console entry point.
+
+    Ends with ``os._exit`` after flushing: the Temporal client can crash at interpreter teardown (an
+    open SDK issue), which must not turn a clean stop into a failure.
+    """
+    try:
+        code = run()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+    except KeyboardInterrupt:
+        code = 130
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,45 @@
+"""Running the worker and the API inside an asyncio program (used by ``liftoff dev``, ``worker``, ``api``)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import uvicorn
+from temporalio.client import Client
+
+from api.app import create_app
+from api.context import ApiContext
+from api.principals import Directory
+from schemas.policy_file import load_policy
+from worker.settings import Settings
+
+
+class QuietSignalServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the program running it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Do not install uvicorn's handlers; ``liftoff`` stops the server itself."""
+        yield
+
+
+def build_api_server(
+    settings: Settings, client: Client, pool: asyncpg.Pool, principals_file: Path
+) -> QuietSignalServer:
+    """The API app wrapped in a uvicorn server, ready to ``serve()``."""
+    ctx = ApiContext(
+        client=client,
+        pool=pool,
+        directory=Directory.from_file(principals_file),
+        policy=load_policy(settings.policy_file),
+        task_queue=settings.task_queue,
+        ui_base_url=settings.ui_base_url,
+        namespace=settings.temporal_namespace,
+    )
+    config = uvicorn.Config(
+        create_app(ctx), host=settings.api_host, port=settings.api_port, log_config=None, access_log=False
+    )
+    return QuietSignalServer(config)

@@ -1,0 +1,42 @@
+"""Connecting to Temporal with the data converter every liftoff process must share."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import temporalio.api.failure.v1
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverter, PayloadConverter
+from temporalio.exceptions import ApplicationError
+
+from schemas.contract import DECISION_REFUSED
+
+
+class RefusalFailureConverter(DefaultFailureConverter):
+    """Drops the worker's stack trace from a validator's refusal.
+
+    Approvers read refusals in the Web UI's update dialog; the message stands on its own and a trace
+    with the worker's file paths only hides it. Every other failure keeps its trace.
+    """
+
+    def to_failure(
+        self,
+        exception: BaseException,
+        payload_converter: PayloadConverter,
+        failure: temporalio.api.failure.v1.Failure,
+    ) -> None:
+        """Convert as usual, then blank the stack trace of refusals."""
+        super().to_failure(exception, payload_converter, failure)
+        if isinstance(exception, ApplicationError) and exception.type == DECISION_REFUSED:
+            failure.stack_trace = ""
+
+
+DATA_CONVERTER: DataConverter = dataclasses.replace(
+    pydantic_data_converter, failure_converter_class=RefusalFailureConverter
+)
+
+
+async def connect_client(address: str, namespace: str = "default") -> Client:
+    """A client that encodes pydantic models the same way the worker decodes them."""
+    return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)

@@ -1,0 +1,46 @@
+"""The one visible place where adapters are built and handed to activities and the worker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import asyncpg
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.assessment import assess_infrastructure
+from activities.events import EventActivities
+from activities.provisioning import BuiltinProvisioner, ProvisioningActivities
+from activities.ticketing import BuiltinTicketing, TicketingActivities
+from schemas.contract import TASK_QUEUE
+from workflows.initiative import InitiativeWorkflow
+from workflows.rollout import RolloutWorkflow
+
+WORKFLOWS: Sequence[type] = (InitiativeWorkflow, RolloutWorkflow)
+
+
+def build_activities(pool: asyncpg.Pool) -> list[Callable[..., Any]]:
+    """Every activity, bound to the built-in adapters over ``pool``."""
+    events = EventActivities(pool)
+    ticketing = TicketingActivities(BuiltinTicketing(pool))
+    provisioning = ProvisioningActivities(BuiltinProvisioner(pool))
+    return [
+        events.record_event,
+        assess_infrastructure,
+        ticketing.open_ticket,
+        ticketing.close_ticket,
+        provisioning.provision,
+        provisioning.deprovision,
+        provisioning.check_health,
+    ]
+
+
+def build_worker(client: Client, pool: asyncpg.Pool, *, task_queue: str = TASK_QUEUE) -> Worker:
+    """A worker for both workflows and all activities on ``task_queue``."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(WORKFLOWS),
+        activities=build_activities(pool),
+    )

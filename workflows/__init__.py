@@ -1,0 +1,1 @@
+"""Deterministic workflow code: InitiativeWorkflow, RolloutWorkflow and pure gate logic."""

@@ -1,0 +1,15 @@
+"""Activity names the workflows call.
+
+Workflows refer to activities by name so that they never import the activity modules (which import
+asyncpg and other I/O libraries the sandbox must not see).
+"""
+
+from __future__ import annotations
+
+RECORD_EVENT = "record_event"
+ASSESS_INFRASTRUCTURE = "assess_infrastructure"
+OPEN_TICKET = "open_ticket"
+CLOSE_TICKET = "close_ticket"
+PROVISION = "provision"
+DEPROVISION = "deprovision"
+CHECK_HEALTH = "check_health"

@@ -1,0 +1,145 @@
+"""Pure gate logic: what a stage needs to close and why a decision is refused.
+
+Everything here is deterministic and free of I/O so that validators can call it and unit tests can
+exercise it without a server. A refusal is a sentence an approver reads in the Web UI, so each one
+names what was wrong and what would be accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from schemas.decisions import Approval, ApproveInput, RejectInput, ScrapInput, SubmitPocResultsInput
+from schemas.findings import Finding, FindingStatus
+from schemas.initiative import SuccessCriterion
+from schemas.stages import Role, Stage
+
+_COMPARE = {
+    ">=": lambda value, target: value >= target,
+    ">": lambda value, target: value > target,
+    "<=": lambda value, target: value <= target,
+    "<": lambda value, target: value < target,
+    "==": lambda value, target: value == target,
+}
+
+
+def evaluate_poc(criteria: Sequence[SuccessCriterion], metrics: Mapping[str, float]) -> list[str]:
+    """The criteria the metrics do not meet, as readable strings; empty when all are met."""
+    unmet: list[str] = []
+    for criterion in criteria:
+        value = metrics.get(criterion.metric)
+        wanted = f"{criterion.metric} {criterion.operator} {criterion.target:g}"
+        if value is None:
+            unmet.append(f"{wanted} (not reported)")
+        elif not _COMPARE[criterion.operator](value, criterion.target):
+            unmet.append(f"{wanted} (got {value:g})")
+    return unmet
+
+
+@dataclass(frozen=True)
+class GateContext:
+    """What validators need to know about the initiative's current stage visit."""
+
+    stage: Stage
+    submitter: str
+    required_roles: Sequence[Role]
+    approvals: Sequence[Approval]
+    roster: Mapping[str, Sequence[str]]
+    poc_met: bool = False
+    findings: Sequence[Finding] = field(default_factory=tuple)
+    assessment_pending: bool = False
+
+    @property
+    def awaiting_roles(self) -> list[Role]:
+        """Required roles nobody has approved for yet in this visit."""
+        done = {a.role for a in self.approvals}
+        return [r for r in self.required_roles if r not in done]
+
+    @property
+    def open_blocking(self) -> list[Finding]:
+        """Blocking findings neither resolved nor waived."""
+        return [f for f in self.findings if f.blocking and f.status is FindingStatus.OPEN]
+
+    @property
+    def preconditions_met(self) -> bool:
+        """Whether the non-approval part of the gate holds (PoC results, findings)."""
+        if self.stage is Stage.POC:
+            return self.poc_met
+        if self.stage is Stage.INFRA_REVIEW:
+            return not self.assessment_pending and not self.open_blocking
+        return True
+
+    @property
+    def closed(self) -> bool:
+        """The gate holds: preconditions met and every required role has approved."""
+        return self.stage.is_gate and self.preconditions_met and not self.awaiting_roles
+
+
+def _stage_refusal(ctx: GateContext, expected: Stage | None, action: str) -> str | None:
+    if ctx.stage.is_terminal:
+        return f"initiative is already {ctx.stage.value}; no further {action} is possible"
+    if expected is not None and expected is not ctx.stage:
+        return (
+            f"this {action} was meant for stage {expected.value}, but the initiative is now at "
+            f"{ctx.stage.value}; reload and decide again"
+        )
+    return None
+
+
+def _approver_refusal(ctx: GateContext, approver: str, role: Role, action: str) -> str | None:
+    if not ctx.stage.is_gate:
+        return f"stage {ctx.stage.value} has no gate to {action}; it advances by itself"
+    if role not in ctx.required_roles:
+        needed = ", ".join(r.value for r in ctx.required_roles)
+        return f"role {role.value} does not decide stage {ctx.stage.value}; it needs: {needed}"
+    if approver not in ctx.roster.get(role.value, ()):
+        return f"{approver} is not on the roster for role {role.value}"
+    if approver == ctx.submitter:
+        return f"{approver} submitted this initiative and may not {action} it (separation of duties)"
+    return None
+
+
+def refuse_approve(ctx: GateContext, inp: ApproveInput) -> str | None:  # noqa: PLR0911 - one return per rule
+    """Why ``inp`` cannot be accepted now, or ``None`` when it can."""
+    reason = _stage_refusal(ctx, inp.stage, "approval") or _approver_refusal(ctx, inp.approver, inp.role, "approve")
+    if reason:
+        return reason
+    for approval in ctx.approvals:
+        if approval.approver == inp.approver:
+            return (
+                f"{inp.approver} has already approved stage {ctx.stage.value} as {approval.role.value}; "
+                "a joint sign-off needs distinct people"
+            )
+        if approval.role is inp.role:
+            return f"role {inp.role.value} has already approved stage {ctx.stage.value} ({approval.approver})"
+    if ctx.stage is Stage.POC and not ctx.poc_met:
+        return "PoC results meeting the success criteria must be submitted before the PoC can be approved"
+    if ctx.stage is Stage.INFRA_REVIEW and ctx.assessment_pending:
+        return "the infrastructure assessment is still running; approve once its findings are in"
+    if ctx.stage is Stage.INFRA_REVIEW and ctx.open_blocking:
+        ids = ", ".join(f.id for f in ctx.open_blocking)
+        return f"blocking findings are still open ({ids}); resolve or waive them before approving"
+    return None
+
+
+def refuse_reject(ctx: GateContext, inp: RejectInput) -> str | None:
+    """Why a rejection cannot be accepted now, or ``None``."""
+    return _stage_refusal(ctx, inp.stage, "rejection") or _approver_refusal(ctx, inp.approver, inp.role, "reject")
+
+
+def refuse_poc_results(ctx: GateContext, inp: SubmitPocResultsInput) -> str | None:
+    """Why PoC results cannot be accepted now, or ``None``."""
+    reason = _stage_refusal(ctx, inp.stage, "PoC result submission")
+    if reason:
+        return reason
+    if ctx.stage is not Stage.POC:
+        return f"PoC results are accepted only in stage poc; the initiative is at {ctx.stage.value}"
+    if ctx.poc_met:
+        return "PoC results already meet the success criteria; waiting for the business owner's approval"
+    return None
+
+
+def refuse_scrap(ctx: GateContext, inp: ScrapInput) -> str | None:
+    """Why a scrap cannot be accepted now, or ``None``."""
+    return _stage_refusal(ctx, inp.stage, "scrap")

@@ -1,0 +1,151 @@
+"""``RolloutWorkflow``: change ticket, production environment, canary, promote, close — as a saga.
+
+Any step that fails for good runs the compensations of the steps already done, in reverse order,
+and the workflow returns a failed result with a reason code instead of raising, so the parent can
+send the initiative back to IT sign-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.integrations import (
+        CloseTicketInput,
+        DeprovisionInput,
+        OpenTicketInput,
+        ProvisionInput,
+        Resource,
+        ResourceRef,
+        RolloutInput,
+        RolloutResult,
+        Ticket,
+    )
+    from schemas.taxonomy import ReasonCode
+    from workflows import activity_names as act
+
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=2),
+    maximum_attempts=10,
+    non_retryable_error_types=["TicketNotFound", "ResourceNotFound"],
+)
+STEP_TIMEOUT = timedelta(minutes=5)
+
+#: Error types an adapter raises, mapped to the reason code recorded when the rollout fails.
+REASON_BY_ERROR_TYPE: dict[str, ReasonCode] = {
+    "CapacityQuotaUnavailable": ReasonCode.CAPACITY_QUOTA_UNAVAILABLE,
+    "ProvisioningTimeout": ReasonCode.PROVISIONING_DELAY,
+    "CanaryFailed": ReasonCode.SCALABILITY_UNPROVEN,
+}
+
+
+def _reason_for(err: BaseException) -> ReasonCode:
+    cause: BaseException | None = err
+    while cause is not None:
+        if isinstance(cause, ApplicationError) and cause.type in REASON_BY_ERROR_TYPE:
+            return REASON_BY_ERROR_TYPE[cause.type]
+        cause = cause.__cause__
+    return ReasonCode.ROLLOUT_FAILED
+
+
+@workflow.defn(name="RolloutWorkflow")
+class RolloutWorkflow:
+    """Takes an approved initiative into production through the ticketing and provisioning adapters."""
+
+    @workflow.run
+    async def run(self, inp: RolloutInput) -> RolloutResult:
+        """Run the steps; on failure or cancellation compensate and report."""
+        undo: list[tuple[str, Callable[[str], Awaitable[object]]]] = []
+        ticket: Ticket | None = None
+        resource: Resource | None = None
+        wid = workflow.info().workflow_id
+        try:
+            ticket = await workflow.execute_activity(
+                act.OPEN_TICKET,
+                OpenTicketInput(
+                    initiative_id=inp.initiative_id,
+                    idempotency_key=f"{wid}/change",
+                    kind="change",
+                    title=f"Production rollout: {inp.title}",
+                ),
+                result_type=Ticket,
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=RETRY,
+            )
+            change_ref = ticket.ref
+            undo.append((f"ticket {change_ref} closed as failed", lambda why: self._close(change_ref, "failed", why)))
+            resource = await workflow.execute_activity(
+                act.PROVISION,
+                ProvisionInput(
+                    initiative_id=inp.initiative_id,
+                    idempotency_key=f"{wid}/production",
+                    environment="production",
+                    gpu_type=inp.gpu_type,
+                    gpu_count=inp.gpu_count,
+                    storage_tb=inp.storage_tb,
+                    budget_usd=inp.budget_usd,
+                ),
+                result_type=Resource,
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=RETRY,
+            )
+            resource_ref = resource.ref
+            undo.append((f"resource {resource_ref} deprovisioned", lambda why: self._deprovision(resource_ref, why)))
+            healthy = await workflow.execute_activity(
+                act.CHECK_HEALTH,
+                ResourceRef(ref=resource_ref),
+                result_type=bool,
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=RETRY,
+            )
+            if not healthy:
+                raise ApplicationError("canary health check failed", type="CanaryFailed", non_retryable=True)
+            workflow.logger.info("canary healthy; promoting", extra={"resource": resource_ref})
+            await self._close(change_ref, "done", "rolled out to production")
+            return RolloutResult(succeeded=True, change_ticket=change_ref, resource=resource_ref)
+        except (ActivityError, ApplicationError, asyncio.CancelledError) as err:
+            cancelled = isinstance(err, asyncio.CancelledError)
+            why = "rollout cancelled" if cancelled else str(err.cause if isinstance(err, ActivityError) else err)
+            compensated: list[str] = []
+            for label, step in reversed(undo):
+                await step(why)
+                compensated.append(label)
+            workflow.logger.warning("rollout compensated", extra={"why": why, "compensated": compensated})
+            if cancelled:
+                raise
+            return RolloutResult(
+                succeeded=False,
+                change_ticket=ticket.ref if ticket else None,
+                resource=resource.ref if resource else None,
+                reason_code=_reason_for(err).value,
+                detail=why,
+                compensated=compensated,
+            )
+
+    async def _close(self, ref: str, outcome: str, comment: str) -> Ticket:
+        ticket: Ticket = await workflow.execute_activity(
+            act.CLOSE_TICKET,
+            CloseTicketInput(ref=ref, outcome=outcome, comment=comment),
+            result_type=Ticket,
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=RETRY,
+        )
+        return ticket
+
+    async def _deprovision(self, ref: str, why: str) -> Resource:
+        resource: Resource = await workflow.execute_activity(
+            act.DEPROVISION,
+            DeprovisionInput(ref=ref, reason=why),
+            result_type=Resource,
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=RETRY,
+        )
+        return resource
