@@ -6,7 +6,7 @@ import asyncpg
 from temporalio import activity
 
 from db import events_repo
-from schemas.events import RecordEventInput
+from schemas.events import RecordEventsInput
 
 
 class EventActivities:
@@ -15,13 +15,17 @@ class EventActivities:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    @activity.defn(name="record_event")
-    async def record_event(self, record: RecordEventInput) -> bool:
-        """Write one event idempotently; True when it was new, False when a retry found it there."""
+    @activity.defn(name="record_events")
+    async def record_events(self, record: RecordEventsInput) -> int:
+        """Write events idempotently (one transaction); returns how many were new (a retry finds them there)."""
         async with self._pool.acquire() as conn:
-            inserted = await events_repo.record_event(conn, record)
+            inserted = await events_repo.record_events(conn, record)
         activity.logger.info(
-            "event recorded" if inserted else "event already recorded",
-            extra={"event_id": record.event.event_id, "kind": record.event.kind.value},
+            "events recorded",
+            extra={
+                "initiative_id": record.snapshot.initiative_id,
+                "kinds": [e.kind.value for e in record.events],
+                "new": inserted,
+            },
         )
         return inserted

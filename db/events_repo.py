@@ -8,7 +8,7 @@ from datetime import datetime
 from db.pool import Conn
 from db.queries import sql
 from db.rows import EventRow
-from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, RecordEventInput
+from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, RecordEventInput, RecordEventsInput
 from schemas.stages import Stage
 from schemas.taxonomy import family_of
 
@@ -76,32 +76,49 @@ async def _apply_intervals(conn: Conn, event: LifecycleEvent) -> None:
         )
 
 
+async def _insert_event(conn: Conn, event: LifecycleEvent) -> bool:
+    inserted = await conn.fetchval(
+        sql("insert_event"),
+        event.event_id,
+        event.initiative_id,
+        event.seq,
+        event.kind.value,
+        event.stage.value,
+        event.actor,
+        event.role,
+        event.reason_code.value if event.reason_code else None,
+        family_of(event.reason_code).value if event.reason_code else None,
+        event.detail,
+        event.data,
+        event.occurred_at,
+        event.policy_version,
+        event.verified,
+    )
+    if inserted is None:
+        return False
+    await _apply_intervals(conn, event)
+    return True
+
+
 async def record_event(conn: Conn, record: RecordEventInput) -> bool:
     """Record one event and its read-model effects in one transaction; False if it was already there."""
-    event = record.event
     async with conn.transaction():
-        await _upsert_snapshot(conn, record.snapshot, event.seq, event.occurred_at)
-        inserted = await conn.fetchval(
-            sql("insert_event"),
-            event.event_id,
-            event.initiative_id,
-            event.seq,
-            event.kind.value,
-            event.stage.value,
-            event.actor,
-            event.role,
-            event.reason_code.value if event.reason_code else None,
-            family_of(event.reason_code).value if event.reason_code else None,
-            event.detail,
-            event.data,
-            event.occurred_at,
-            event.policy_version,
-            event.verified,
-        )
-        if inserted is None:
-            return False
-        await _apply_intervals(conn, event)
-        return True
+        await _upsert_snapshot(conn, record.snapshot, record.event.seq, record.event.occurred_at)
+        return await _insert_event(conn, record.event)
+
+
+async def record_events(conn: Conn, record: RecordEventsInput) -> int:
+    """Record events in order with the snapshot after the last, in one transaction; returns how many were new.
+
+    Each event keeps its own deterministic id, so a retried batch inserts only what is missing.
+    """
+    last = record.events[-1]
+    async with conn.transaction():
+        await _upsert_snapshot(conn, record.snapshot, last.seq, last.occurred_at)
+        inserted = 0
+        for event in record.events:
+            inserted += await _insert_event(conn, event)
+        return inserted
 
 
 async def record_refusal(

@@ -78,3 +78,12 @@ class RecordEventInput(BaseModel):
 
     event: LifecycleEvent
     snapshot: InitiativeSnapshot
+
+
+class RecordEventsInput(BaseModel):
+    """Argument of the ``record_events`` activity: events in order and the snapshot after the last."""
+
+    model_config = ConfigDict(frozen=True)
+
+    events: list[LifecycleEvent] = Field(min_length=1)
+    snapshot: InitiativeSnapshot

@@ -26,7 +26,7 @@ def build_activities(pool: asyncpg.Pool) -> list[Callable[..., Any]]:
     ticketing = TicketingActivities(BuiltinTicketing(pool))
     provisioning = ProvisioningActivities(BuiltinProvisioner(pool))
     return [
-        events.record_event,
+        events.record_events,
         assess_infrastructure,
         ticketing.open_ticket,
         ticketing.close_ticket,

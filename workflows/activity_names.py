@@ -6,7 +6,7 @@ asyncpg and other I/O libraries the sandbox must not see).
 
 from __future__ import annotations
 
-RECORD_EVENT = "record_event"
+RECORD_EVENTS = "record_events"
 ASSESS_INFRASTRUCTURE = "assess_infrastructure"
 OPEN_TICKET = "open_ticket"
 CLOSE_TICKET = "close_ticket"

@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError, ChildWorkflowError
 with workflow.unsafe.imports_passed_through():
     from schemas.contract import DECISION_REFUSED, ROLLOUT_WORKFLOW
     from schemas.decisions import Approval, ApproveInput, RejectInput, ScrapInput, SubmitPocResultsInput
-    from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, RecordEventInput
+    from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, RecordEventsInput
     from schemas.findings import AssessInfrastructureInput, AssessInfrastructureResult, Finding
     from schemas.initiative import StartInitiativeInput
     from schemas.integrations import (
@@ -207,17 +207,17 @@ class InitiativeWorkflow:
         return self._seq
 
     async def _flush(self) -> None:
-        """Record pending events in order, each with the snapshot as it stands now."""
+        """Record pending events in order, in one activity, with the snapshot as it stands now."""
         while self._outbox:
-            event = self._outbox[0]
+            batch = list(self._outbox)
             await workflow.execute_activity(
-                act.RECORD_EVENT,
-                RecordEventInput(event=event, snapshot=self._snapshot()),
-                result_type=bool,
+                act.RECORD_EVENTS,
+                RecordEventsInput(events=batch, snapshot=self._snapshot()),
+                result_type=int,
                 start_to_close_timeout=SHORT,
                 retry_policy=DB_RETRY,
             )
-            self._outbox.pop(0)
+            del self._outbox[: len(batch)]
 
     def _publish(self) -> None:
         """Search attributes and current details follow every change."""

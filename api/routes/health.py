@@ -23,7 +23,7 @@ async def healthz() -> dict[str, str]:
 
 async def _check_postgres(ctx: ApiContext) -> str:
     try:
-        await asyncio.wait_for(ctx.pool.fetchval("SELECT 1"), timeout=2)
+        await asyncio.wait_for(ctx.pool.fetchval("SELECT 1"), timeout=5)
     except Exception as err:  # noqa: BLE001 - any failure means "not ready"; the reason is reported
         return f"unreachable: {err}"
     return "ok"
@@ -39,7 +39,7 @@ async def _check_worker(ctx: ApiContext) -> str:
                     task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
                 )
             ),
-            timeout=2,
+            timeout=5,
         )
     except Exception as err:  # noqa: BLE001 - any failure means "not ready"; the reason is reported
         return f"unreachable: {err}"

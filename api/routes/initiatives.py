@@ -42,7 +42,7 @@ def _check_may_submit(principal: Principal, body: SubmitInitiativeRequest) -> No
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"{principal.email} is not a member of team {body.team!r}")
     if body.risk_tier is RiskTier.UNACCEPTABLE:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             {
                 "reason_code": "REG_PROHIBITED",
                 "message": "risk tier 'unacceptable' is a prohibited use and cannot be submitted",

@@ -1,0 +1,122 @@
+"""Migrations on brand-new databases inside the session's PostgreSQL server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest_asyncio
+
+from db.migrate import available_migrations, migrate
+from db.pool import connect
+from worker.dev import apply_migrations
+
+EXPECTED_TABLES = {
+    "initiatives",
+    "lifecycle_events",
+    "stage_intervals",
+    "tickets",
+    "provisioned_resources",
+    "schema_migrations",
+}
+
+
+def dsn_for_database(dsn: str, database: str) -> str:
+    """``dsn`` pointing at another database of the same server (the host query parameter is kept)."""
+    return urlunsplit(urlsplit(dsn)._replace(path=f"/{database}"))
+
+
+@pytest_asyncio.fixture
+async def fresh_dsn(postgres_dsn: str) -> AsyncIterator[str]:
+    """An empty database created for one test and dropped after it."""
+    name = f"mig_{uuid.uuid4().hex[:16]}"
+    admin: asyncpg.Connection = await asyncpg.connect(postgres_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield dsn_for_database(postgres_dsn, name)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        gone = await admin.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1", name)
+        assert gone == 0, f"database {name} should have been dropped"
+    finally:
+        await admin.close()
+
+
+async def public_tables(dsn: str) -> set[str]:
+    conn: asyncpg.Connection = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+        )
+    finally:
+        await conn.close()
+    return {row["table_name"] for row in rows}
+
+
+async def recorded_versions(dsn: str) -> list[int]:
+    conn: asyncpg.Connection = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT version FROM schema_migrations ORDER BY version")
+    finally:
+        await conn.close()
+    return [row["version"] for row in rows]
+
+
+def test_dsn_for_database_replaces_only_the_database_name() -> None:
+    dsn = "postgresql://postgres:@/postgres?host=/tmp/pg%20dir"
+    assert dsn_for_database(dsn, "mig_x") == "postgresql://postgres:@/mig_x?host=/tmp/pg%20dir"
+
+
+async def test_fresh_database_starts_empty(fresh_dsn: str) -> None:
+    assert await public_tables(fresh_dsn) == set()
+
+
+async def test_migrate_creates_exactly_the_schema_tables(fresh_dsn: str) -> None:
+    applied = await apply_migrations(fresh_dsn)
+
+    assert applied == [m.name for m in available_migrations()]
+    assert applied[0] == "0001_initial.sql"
+    assert await public_tables(fresh_dsn) == EXPECTED_TABLES
+    assert await recorded_versions(fresh_dsn) == [m.version for m in available_migrations()]
+
+
+async def test_second_run_applies_nothing(fresh_dsn: str) -> None:
+    first = await apply_migrations(fresh_dsn)
+    conn = await connect(fresh_dsn)
+    try:
+        second = await migrate(conn)
+    finally:
+        await conn.close()
+
+    assert first == [m.name for m in available_migrations()]
+    assert second == []
+    assert await public_tables(fresh_dsn) == EXPECTED_TABLES
+    assert await recorded_versions(fresh_dsn) == [m.version for m in available_migrations()]
+
+
+async def test_concurrent_runs_apply_each_migration_once(fresh_dsn: str) -> None:
+    results = await asyncio.gather(apply_migrations(fresh_dsn), apply_migrations(fresh_dsn))
+
+    applied = Counter(name for result in results for name in result)
+    assert applied == Counter({m.name: 1 for m in available_migrations()})
+    assert await recorded_versions(fresh_dsn) == [m.version for m in available_migrations()]
+    assert await public_tables(fresh_dsn) == EXPECTED_TABLES
+
+
+async def test_advisory_lock_is_released_after_migrating(fresh_dsn: str) -> None:
+    await apply_migrations(fresh_dsn)
+    conn: asyncpg.Connection = await asyncpg.connect(fresh_dsn)
+    try:
+        held = await conn.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+    finally:
+        await conn.close()
+    assert held == 0

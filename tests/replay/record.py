@@ -1,0 +1,115 @@
+"""Record the workflow histories replayed by ``test_replay.py``.
+
+Run after a deliberate workflow change that is safe for running initiatives (behind
+``workflow.patched``), keeping the old files and adding new ones under a new version prefix::
+
+    uv run python -m tests.replay.record --version v1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from db.pool import create_pool
+from schemas.decisions import ApproveInput, RejectInput, ScrapInput, SubmitPocResultsInput
+from schemas.policy_file import load_policy
+from schemas.stages import Role
+from schemas.taxonomy import ReasonCode
+from tests.conftest import ALL_KEYS, SUBMITTER, make_start
+from tests.workflows.helpers import start, update
+from worker.dev import apply_migrations
+from worker.embedded import EmbeddedPostgres, find_binary
+from worker.temporal_client import DATA_CONVERTER
+from worker.wiring import build_worker
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+QUEUE = "record-histories"
+
+
+async def _to_signoff(handle: WorkflowHandle[Any, Any]) -> None:
+    await update(handle, "approve", ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO))
+    await update(handle, "submit_poc_results", SubmitPocResultsInput(actor=SUBMITTER, metrics={"auc": 0.7}))
+    await update(handle, "submit_poc_results", SubmitPocResultsInput(actor=SUBMITTER, metrics={"auc": 0.9}))
+    await update(handle, "approve", ApproveInput(approver="bob@example.com", role=Role.BUSINESS_OWNER))
+    await update(handle, "approve", ApproveInput(approver="ian@example.com", role=Role.INFRASTRUCTURE))
+
+
+async def happy_path(client: Client) -> list[WorkflowHandle[Any, Any]]:
+    """Proposal to production, with a failed PoC submission on the way."""
+    handle = await start(client, QUEUE, make_start(load_policy()))
+    await _to_signoff(handle)
+    await update(handle, "approve", ApproveInput(approver="olga@example.com", role=Role.IT_OPERATIONS))
+    await update(handle, "approve", ApproveInput(approver="beth@example.com", role=Role.BUSINESS_OWNER))
+    await handle.result()
+    description = await handle.describe()
+    del description
+    rollout_ids = [w.id async for w in client.list_workflows(f"WorkflowType='RolloutWorkflow' AND TaskQueue='{QUEUE}'")]
+    return [handle, *(client.get_workflow_handle(i) for i in rollout_ids)]
+
+
+async def rejected(client: Client) -> list[WorkflowHandle[Any, Any]]:
+    """Rejected at the PoC gate."""
+    handle = await start(client, QUEUE, make_start(load_policy()))
+    await update(handle, "approve", ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO))
+    await update(
+        handle,
+        "reject",
+        RejectInput(approver="bob@example.com", role=Role.BUSINESS_OWNER, reason_code=ReasonCode.BIZ_VALUE_UNPROVEN),
+    )
+    await handle.result()
+    return [handle]
+
+
+async def scrapped_at_signoff(client: Client) -> list[WorkflowHandle[Any, Any]]:
+    """Scrapped by the team while waiting for the joint IT sign-off."""
+    handle = await start(client, QUEUE, make_start(load_policy(), budget_usd=400_000))
+    await _to_signoff(handle)
+    await update(handle, "approve", ApproveInput(approver="olga@example.com", role=Role.IT_OPERATIONS))
+    await update(handle, "scrap", ScrapInput(actor=SUBMITTER, reason_code=ReasonCode.BUDGET_CUT))
+    await handle.result()
+    return [handle]
+
+
+SCENARIOS = {"happy_path": happy_path, "rejected": rejected, "scrapped_at_signoff": scrapped_at_signoff}
+
+
+async def record(version: str) -> None:
+    """Run every scenario on fresh servers and write their histories."""
+    postgres = EmbeddedPostgres(Path(tempfile.mkdtemp()) / "pg")
+    dsn = postgres.start()
+    try:
+        await apply_migrations(dsn)
+        pool = await create_pool(dsn)
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=find_binary("temporal"), data_converter=DATA_CONVERTER, search_attributes=ALL_KEYS
+        )
+        async with env, build_worker(env.client, pool, task_queue=QUEUE):
+            HISTORIES.mkdir(exist_ok=True)
+            for name, scenario in SCENARIOS.items():
+                for n, handle in enumerate(await scenario(env.client)):
+                    history = await handle.fetch_history()
+                    kind = "initiative" if n == 0 else f"rollout{n}"
+                    path = HISTORIES / f"{version}_{name}_{kind}.json"
+                    path.write_text(history.to_json(), encoding="utf-8")
+                    print(f"wrote {path.relative_to(HISTORIES.parent.parent)} ({len(history.events)} events)")
+        await pool.close()
+    finally:
+        postgres.stop()
+
+
+def main() -> None:
+    """Parse arguments and record."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", default="v1", help="file name prefix, e.g. v1 (default)")
+    asyncio.run(record(parser.parse_args().version))
+
+
+if __name__ == "__main__":
+    main()
