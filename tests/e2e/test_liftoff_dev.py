@@ -1,0 +1,184 @@
+"""End to end: ``liftoff dev`` as a user runs it, driven over HTTP, stopped with Ctrl-C, restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sysconfig
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from tests.api.conftest import submission
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class DevStack:
+    """A running ``liftoff dev`` process and what its banner told us."""
+
+    process: asyncio.subprocess.Process
+    api: str
+    tokens: dict[str, str]
+    output: list[str]
+
+    def auth(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[f'{name}@demo.liftoff']}"}
+
+    async def stop(self) -> int:
+        """Ctrl-C, then wait for a clean exit."""
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return await asyncio.wait_for(self.process.wait(), timeout=30)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+            raise
+
+
+async def start_dev(data_dir: Path) -> DevStack:
+    """Start ``liftoff dev`` on free ports and wait for it to say ready."""
+    api_port, temporal_port, ui_port = _free_port(), _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIFTOFF_")}
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sysconfig.get_path("scripts")) / "liftoff"),
+        "dev",
+        "--data-dir",
+        str(data_dir),
+        "--api-port",
+        str(api_port),
+        "--temporal-port",
+        str(temporal_port),
+        "--ui-port",
+        str(ui_port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    assert process.stdout is not None
+    output: list[str] = []
+    tokens: dict[str, str] = {}
+    async with asyncio.timeout(60):
+        while True:
+            line = (await process.stdout.readline()).decode()
+            if not line:
+                pytest.fail("liftoff dev exited before it was ready:\n" + "".join(output))
+            output.append(line)
+            match = re.match(r"^\s+(\S+@demo\.liftoff)\s+(\S+)$", line)
+            if match:
+                tokens[match.group(1)] = match.group(2)
+            if line.startswith("Press Ctrl-C"):
+                break
+    assert any("liftoff is ready" in line for line in output)
+    assert any(f"http://127.0.0.1:{ui_port}/namespaces/default/workflows" in line for line in output)
+
+    async def drain() -> None:
+        assert process.stdout is not None
+        while line := await process.stdout.readline():
+            output.append(line.decode())
+
+    asyncio.get_running_loop().create_task(drain())
+    return DevStack(process=process, api=f"http://127.0.0.1:{api_port}", tokens=tokens, output=output)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def data_dir(tmp_path: Path) -> AsyncIterator[Path]:
+    yield tmp_path / "liftoff-data"
+
+
+async def _act(http: httpx.AsyncClient, stack: DevStack, iid: str, action: str, who: str, body: dict[str, Any]) -> Any:
+    response = await http.post(f"/v1/initiatives/{iid}/{action}", json=body, headers=stack.auth(who))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def _wait_for(http: httpx.AsyncClient, stack: DevStack, iid: str, stage: str) -> dict[str, Any]:
+    for _ in range(200):
+        body: dict[str, Any] = (await http.get(f"/v1/initiatives/{iid}", headers=stack.auth("vic"))).json()
+        if body["stage"] == stage:
+            return body
+        await asyncio.sleep(0.05)
+    pytest.fail(f"{iid} never reached {stage}")
+
+
+async def test_liftoff_dev_runs_the_whole_lifecycle_and_survives_a_restart(data_dir: Path) -> None:
+    stack = await start_dev(data_dir)
+    try:
+        async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
+            ready = await http.get("/readyz")
+            assert ready.status_code == 200, ready.text
+
+            created = await http.post(
+                "/v1/initiatives", json=submission(title="To production"), headers=stack.auth("alice")
+            )
+            assert created.status_code == 201, created.text
+            good = created.json()["id"]
+            doomed = (
+                await http.post("/v1/initiatives", json=submission(title="To the bin"), headers=stack.auth("alice"))
+            ).json()["id"]
+
+            await _act(http, stack, good, "approve", "paula", {"role": "portfolio"})
+            await _act(http, stack, good, "submit-poc-results", "alice", {"metrics": {"f1": 0.93}, "spend_usd": 2500})
+            await _act(http, stack, good, "approve", "bob", {"role": "business_owner"})
+            await _act(http, stack, good, "approve", "ian", {"role": "infrastructure"})
+            await _act(http, stack, good, "approve", "olga", {"role": "it_operations"})
+            await _act(http, stack, good, "approve", "bob", {"role": "business_owner"})
+            final = await _wait_for(http, stack, good, "production")
+            assert final["status"] == "production"
+
+            await _act(http, stack, doomed, "approve", "paula", {"role": "portfolio"})
+            scrapped = await _act(
+                http, stack, doomed, "scrap", "alice", {"reason_code": "DATA_GOVERNANCE_GAP", "detail": "no consent"}
+            )
+            assert scrapped["stage"] == "scrapped"
+
+            events = (await http.get(f"/v1/initiatives/{good}/events", headers=stack.auth("vic"))).json()["events"]
+            entered = [e["stage"] for e in events if e["kind"] == "stage_entered"]
+            assert entered == ["proposed", "poc", "infra_review", "it_signoff", "rollout", "production"]
+            bin_events = (await http.get(f"/v1/initiatives/{doomed}/events", headers=stack.auth("vic"))).json()[
+                "events"
+            ]
+            assert [(e["kind"], e["stage"], e["reason_code"]) for e in bin_events][-1] == (
+                "scrapped",
+                "poc",
+                "DATA_GOVERNANCE_GAP",
+            )
+
+            listed = (await http.get("/v1/initiatives", headers=stack.auth("vic"))).json()["items"]
+            assert {i["id"]: (i["stage"], i["status"]) for i in listed} == {
+                good: ("production", "production"),
+                doomed: ("scrapped", "scrapped"),
+            }
+    finally:
+        code = await stack.stop()
+    assert code == 0, "".join(stack.output)
+    assert any("liftoff stopped." in line for line in stack.output)
+    pid_file = data_dir / "postgres" / "postmaster.pid"
+    assert not pid_file.exists(), "the embedded PostgreSQL outlived liftoff dev"
+
+    again = await start_dev(data_dir)
+    try:
+        assert again.tokens == stack.tokens
+        async with httpx.AsyncClient(base_url=again.api, timeout=30) as http:
+            body = (await http.get(f"/v1/initiatives/{good}", headers=again.auth("vic"))).json()
+            assert body["stage"] == "production"
+            assert body["title"] == "To production"
+    finally:
+        assert await again.stop() == 0
