@@ -54,6 +54,7 @@ class SubmitPocResultsInput(BaseModel):
     spend_usd: float = Field(default=0, ge=0)
     summary: Text = ""
     stage: Stage | None = None
+    token: str | None = None
 
 
 class ScrapInput(BaseModel):
@@ -65,6 +66,102 @@ class ScrapInput(BaseModel):
     reason_code: ReasonCode
     detail: Text = ""
     stage: Stage | None = None
+    token: str | None = None
+
+
+class RequestChangesInput(BaseModel):
+    """An approver sends the initiative back one stage with a reason."""
+
+    model_config = _STRICT
+
+    approver: Email
+    role: Role
+    reason_code: ReasonCode
+    detail: Text = ""
+    stage: Stage | None = None
+    token: str | None = None
+
+
+class WaiveFindingInput(BaseModel):
+    """Infrastructure accepts a finding's risk with a justification (audited and reported)."""
+
+    model_config = _STRICT
+
+    approver: Email
+    role: Role
+    finding_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    justification: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    stage: Stage | None = None
+    token: str | None = None
+
+
+class ResolveFindingInput(BaseModel):
+    """The team shows a finding fixed, with evidence."""
+
+    model_config = _STRICT
+
+    actor: Email
+    finding_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    evidence: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    stage: Stage | None = None
+    token: str | None = None
+
+
+class ReportBlockerInput(BaseModel):
+    """The team declares what blocks it, with a reason code (it becomes the stall reason)."""
+
+    model_config = _STRICT
+
+    actor: Email
+    reason_code: ReasonCode
+    detail: Text = ""
+    stage: Stage | None = None
+    token: str | None = None
+
+
+class HoldInput(BaseModel):
+    """Pause the initiative (and its SLA clock) with a reason."""
+
+    model_config = _STRICT
+
+    actor: Email
+    reason_code: ReasonCode
+    detail: Text = ""
+    stage: Stage | None = None
+    token: str | None = None
+
+
+class ResumeInput(BaseModel):
+    """Resume a held initiative; the clock restarts with the time that was left."""
+
+    model_config = _STRICT
+
+    actor: Email
+    detail: Text = ""
+    stage: Stage | None = None
+    token: str | None = None
+
+
+class Blocker(BaseModel):
+    """The last blocker a team reported."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reason_code: ReasonCode
+    detail: str
+    actor: str
+    at: str
+
+
+class Hold(BaseModel):
+    """Why and since when the initiative is on hold."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reason_code: ReasonCode
+    detail: str
+    actor: str
+    since: str
 
 
 class Approval(BaseModel):

@@ -30,6 +30,12 @@ class EventKind(StrEnum):
     SCRAPPED = "scrapped"
     PRODUCTION = "production"
     DECISION_REFUSED = "decision_refused"
+    CHANGES_REQUESTED = "changes_requested"
+    FINDING_RESOLVED = "finding_resolved"
+    FINDING_WAIVED = "finding_waived"
+    BLOCKER_REPORTED = "blocker_reported"
+    HELD = "held"
+    RESUMED = "resumed"
 
 
 class LifecycleEvent(BaseModel):

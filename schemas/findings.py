@@ -30,6 +30,8 @@ class Finding(BaseModel):
     status: FindingStatus = FindingStatus.OPEN
     message: str
     reason_code: ReasonCode
+    closed_by: str | None = None
+    note: str = ""
 
 
 class AssessInfrastructureInput(BaseModel):

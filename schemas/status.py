@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.decisions import Approval
+from schemas.decisions import Approval, Blocker, Hold
 from schemas.findings import Finding
 from schemas.stages import InitiativeStatus, Stage
 from schemas.taxonomy import ReasonCode
@@ -49,3 +49,6 @@ class InitiativeStatusView(BaseModel):
     reason_detail: str = ""
     visited: list[Stage] = Field(default_factory=list)
     assessment_pending: bool = False
+    hold: Hold | None = None
+    blocker: Blocker | None = None
+    sla_due_at: str | None = None

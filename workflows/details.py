@@ -7,68 +7,110 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.stages import Role, Stage
 from schemas.status import InitiativeStatusView
+from workflows.gates import previous_stage
 
-_ROLE_PLACEHOLDER = "you@example.com"
+_ME = "you@example.com"
 
 
 def _payload(data: dict[str, Any]) -> str:
     return "```json\n" + json.dumps(data, indent=None) + "\n```"
 
 
-def action_payloads(view: InitiativeStatusView, awaiting: Sequence[Role]) -> dict[str, dict[str, Any]]:
-    """One ready-to-paste JSON payload per update an approver or the team can send now."""
+def _open_findings(view: InitiativeStatusView) -> list[Any]:
+    return [f for f in view.findings if f.status == "open"]
+
+
+def _gate_actions(view: InitiativeStatusView, awaiting: Sequence[Role]) -> dict[str, dict[str, Any]]:
     stage = view.stage
-    if stage.is_terminal:
-        return {}
+    role = awaiting[0].value if awaiting else Role.PORTFOLIO.value
+    blocked = any(f.blocking for f in _open_findings(view)) or view.assessment_pending
+    ready = (stage is not Stage.POC or (view.poc is not None and view.poc.met)) and not (
+        stage is Stage.INFRA_REVIEW and blocked
+    )
     actions: dict[str, dict[str, Any]] = {}
-    if stage.is_gate:
-        role = awaiting[0].value if awaiting else Role.PORTFOLIO.value
-        blocked = any(f.blocking and f.status == "open" for f in view.findings) or view.assessment_pending
-        ready = (stage is not Stage.POC or (view.poc and view.poc.met)) and not (
-            stage is Stage.INFRA_REVIEW and blocked
-        )
-        if awaiting and ready:
-            actions["approve"] = {"approver": _ROLE_PLACEHOLDER, "role": role, "stage": stage.value, "comment": ""}
-        actions["reject"] = {
-            "approver": _ROLE_PLACEHOLDER,
+    if awaiting and ready:
+        actions["approve"] = {"approver": _ME, "role": role, "stage": stage.value, "comment": ""}
+    actions["reject"] = {
+        "approver": _ME,
+        "role": role,
+        "stage": stage.value,
+        "reason_code": "BIZ_VALUE_UNPROVEN",
+        "detail": "why",
+    }
+    if previous_stage(stage) is not None:
+        actions["request_changes"] = {
+            "approver": _ME,
             "role": role,
             "stage": stage.value,
-            "reason_code": "BIZ_VALUE_UNPROVEN",
-            "detail": "why",
+            "reason_code": "SCALABILITY_UNPROVEN",
+            "detail": "what must change",
         }
     if stage is Stage.POC and not (view.poc and view.poc.met):
         actions["submit_poc_results"] = {
-            "actor": _ROLE_PLACEHOLDER,
+            "actor": _ME,
             "stage": stage.value,
             "metrics": {"metric_name": 0.0},
             "spend_usd": 0,
             "summary": "what the PoC showed",
         }
-    actions["scrap"] = {
-        "actor": _ROLE_PLACEHOLDER,
+    for finding in _open_findings(view) if stage is Stage.INFRA_REVIEW else []:
+        actions[f"waive_finding ({finding.id})"] = {
+            "approver": _ME,
+            "role": Role.INFRASTRUCTURE.value,
+            "stage": stage.value,
+            "finding_id": finding.id,
+            "justification": "why the risk is accepted",
+        }
+        actions[f"resolve_finding ({finding.id})"] = {
+            "actor": _ME,
+            "stage": stage.value,
+            "finding_id": finding.id,
+            "evidence": "what was fixed",
+        }
+    return actions
+
+
+def action_payloads(view: InitiativeStatusView, awaiting: Sequence[Role]) -> dict[str, dict[str, Any]]:
+    """One ready-to-paste JSON payload per update that can be sent now (key: update name)."""
+    stage = view.stage
+    if stage.is_terminal:
+        return {}
+    if view.hold is not None:
+        return {
+            "resume": {"actor": _ME, "stage": stage.value, "detail": "why work continues"},
+            "scrap": {"actor": _ME, "stage": stage.value, "reason_code": "BIZ_PRIORITY_CHANGED", "detail": "why"},
+        }
+    actions = _gate_actions(view, awaiting) if stage.is_gate else {}
+    actions["report_blocker"] = {
+        "actor": _ME,
         "stage": stage.value,
-        "reason_code": "BIZ_PRIORITY_CHANGED",
-        "detail": "why",
+        "reason_code": "DATA_ACCESS_BLOCKED",
+        "detail": "what blocks the team",
     }
+    actions["hold"] = {"actor": _ME, "stage": stage.value, "reason_code": "BIZ_PRIORITY_CHANGED", "detail": "why"}
+    actions["scrap"] = {"actor": _ME, "stage": stage.value, "reason_code": "BIZ_PRIORITY_CHANGED", "detail": "why"}
     return actions
 
 
 def _gate_needs(view: InitiativeStatusView, awaiting: Sequence[Role]) -> list[str]:
     needs: list[str] = []
+    if view.hold is not None:
+        needs.append(f"`resume`: on hold since {view.hold.since[:16]} ({view.hold.reason_code.value})")
     if view.stage is Stage.POC:
         if view.poc is None:
             needs.append("PoC results (`submit_poc_results`) meeting the success criteria")
         elif not view.poc.met:
             needs.append("PoC results meeting the criteria; unmet: " + "; ".join(view.poc.unmet))
     if view.stage is Stage.INFRA_REVIEW:
+        if view.assessment_pending:
+            needs.append("the infrastructure assessment to finish")
         needs.extend(
-            f"blocking finding **{f.id}** resolved or waived: {f.message}"
-            for f in view.findings
-            if f.blocking and f.status == "open"
+            f"blocking finding **{f.id}** resolved or waived: {f.message}" for f in _open_findings(view) if f.blocking
         )
     needs.extend(f"approval by role `{role.value}`" for role in awaiting)
     if view.stage is Stage.ROLLOUT:
@@ -76,7 +118,35 @@ def _gate_needs(view: InitiativeStatusView, awaiting: Sequence[Role]) -> list[st
     return needs
 
 
-def render_details(view: InitiativeStatusView, awaiting: Sequence[Role], roster: dict[str, list[str]]) -> str:
+def _duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    if days:
+        return f"{sign}{days}d {hours}h"
+    if hours:
+        return f"{sign}{hours}h {minutes}m"
+    return f"{sign}{minutes}m {rest % 60}s"
+
+
+def _clock(view: InitiativeStatusView, now: datetime) -> str:
+    entered = datetime.fromisoformat(view.stage_entered_at)
+    line = f"**In stage for:** {_duration(now - entered)} (since {view.stage_entered_at[:16]})"
+    if view.hold is not None:
+        return line + " · **SLA clock paused (on hold)**"
+    if view.sla_due_at:
+        left = datetime.fromisoformat(view.sla_due_at) - now
+        state = f"{_duration(left)} left" if left.total_seconds() >= 0 else f"overdue by {_duration(-left)}"
+        line += f" · **SLA due:** {view.sla_due_at[:16]} ({state})"
+    return line
+
+
+def render_details(
+    view: InitiativeStatusView, awaiting: Sequence[Role], roster: dict[str, list[str]], now: datetime
+) -> str:
     """Markdown for ``workflow.set_current_details``."""
     lines = [
         f"## {view.title}",
@@ -84,7 +154,7 @@ def render_details(view: InitiativeStatusView, awaiting: Sequence[Role], roster:
             f"**Stage:** `{view.stage.value}` · **Status:** `{view.status.value}` · "
             f"**Team:** {view.team} · **Risk tier:** {view.risk_tier} · **Policy:** {view.policy_version}"
         ),
-        f"**In stage since:** {view.stage_entered_at}",
+        _clock(view, now),
     ]
     if view.stage.is_terminal:
         outcome = f"Ended at `{view.stage.value}`"
@@ -94,9 +164,18 @@ def render_details(view: InitiativeStatusView, awaiting: Sequence[Role], roster:
             outcome += f": {view.reason_detail}"
         lines += ["", outcome]
         return "\n".join(lines)
+    if view.blocker is not None:
+        lines.append(
+            f"**Blocker reported:** `{view.blocker.reason_code.value}` {view.blocker.detail} ({view.blocker.actor})"
+        )
     needs = _gate_needs(view, awaiting)
     lines += ["", "### The gate still needs"]
     lines += [f"- {need}" for need in needs] or ["- nothing: advancing"]
+    if view.findings:
+        lines += ["", "### Findings"]
+        lines += [
+            f"- **{f.id}** ({'blocking' if f.blocking else 'warning'}, {f.status}): {f.message}" for f in view.findings
+        ]
     if view.approvals:
         lines += ["", "### Approved so far"]
         lines += [f"- `{a.role.value}`: {a.approver}" for a in view.approvals]
@@ -109,7 +188,7 @@ def render_details(view: InitiativeStatusView, awaiting: Sequence[Role], roster:
             lines.append(f"- `{role.value}`: {people}")
     payloads = action_payloads(view, awaiting)
     if payloads:
-        lines += ["", "### Actions (paste into the update dialog, with your own email)"]
+        lines += ["", "### Actions (paste into the update dialog with your own email)"]
         for name, data in payloads.items():
             lines += [f"**{name}**", _payload(data)]
     return "\n".join(lines)

@@ -10,10 +10,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from schemas.decisions import Approval, ApproveInput, RejectInput, ScrapInput, SubmitPocResultsInput
+from schemas.decisions import (
+    Approval,
+    ApproveInput,
+    HoldInput,
+    RejectInput,
+    ReportBlockerInput,
+    RequestChangesInput,
+    ResolveFindingInput,
+    ResumeInput,
+    ScrapInput,
+    SubmitPocResultsInput,
+    WaiveFindingInput,
+)
 from schemas.findings import Finding, FindingStatus
 from schemas.initiative import SuccessCriterion
-from schemas.stages import Role, Stage
+from schemas.stages import STAGE_ORDER, Role, Stage
 
 _COMPARE = {
     ">=": lambda value, target: value >= target,
@@ -49,6 +61,7 @@ class GateContext:
     poc_met: bool = False
     findings: Sequence[Finding] = field(default_factory=tuple)
     assessment_pending: bool = False
+    on_hold: bool = False
 
     @property
     def awaiting_roles(self) -> list[Role]:
@@ -72,8 +85,19 @@ class GateContext:
 
     @property
     def closed(self) -> bool:
-        """The gate holds: preconditions met and every required role has approved."""
-        return self.stage.is_gate and self.preconditions_met and not self.awaiting_roles
+        """The gate holds: not on hold, preconditions met and every required role has approved."""
+        return self.stage.is_gate and not self.on_hold and self.preconditions_met and not self.awaiting_roles
+
+    def finding(self, finding_id: str) -> Finding | None:
+        """The finding with ``finding_id``, if any."""
+        return next((f for f in self.findings if f.id == finding_id), None)
+
+
+def previous_stage(stage: Stage) -> Stage | None:
+    """The stage ``request_changes`` sends an initiative back to (none before ``poc``)."""
+    if stage not in (Stage.POC, Stage.INFRA_REVIEW, Stage.IT_SIGNOFF):
+        return None
+    return STAGE_ORDER[STAGE_ORDER.index(stage) - 1]
 
 
 def _stage_refusal(ctx: GateContext, expected: Stage | None, action: str) -> str | None:
@@ -100,9 +124,19 @@ def _approver_refusal(ctx: GateContext, approver: str, role: Role, action: str) 
     return None
 
 
+def _hold_refusal(ctx: GateContext, action: str) -> str | None:
+    if ctx.on_hold:
+        return f"the initiative is on hold; resume it before any {action}"
+    return None
+
+
 def refuse_approve(ctx: GateContext, inp: ApproveInput) -> str | None:  # noqa: PLR0911 - one return per rule
     """Why ``inp`` cannot be accepted now, or ``None`` when it can."""
-    reason = _stage_refusal(ctx, inp.stage, "approval") or _approver_refusal(ctx, inp.approver, inp.role, "approve")
+    reason = (
+        _stage_refusal(ctx, inp.stage, "approval")
+        or _hold_refusal(ctx, "approval")
+        or _approver_refusal(ctx, inp.approver, inp.role, "approve")
+    )
     if reason:
         return reason
     for approval in ctx.approvals:
@@ -130,7 +164,7 @@ def refuse_reject(ctx: GateContext, inp: RejectInput) -> str | None:
 
 def refuse_poc_results(ctx: GateContext, inp: SubmitPocResultsInput) -> str | None:
     """Why PoC results cannot be accepted now, or ``None``."""
-    reason = _stage_refusal(ctx, inp.stage, "PoC result submission")
+    reason = _stage_refusal(ctx, inp.stage, "PoC result submission") or _hold_refusal(ctx, "PoC result submission")
     if reason:
         return reason
     if ctx.stage is not Stage.POC:
@@ -143,3 +177,75 @@ def refuse_poc_results(ctx: GateContext, inp: SubmitPocResultsInput) -> str | No
 def refuse_scrap(ctx: GateContext, inp: ScrapInput) -> str | None:
     """Why a scrap cannot be accepted now, or ``None``."""
     return _stage_refusal(ctx, inp.stage, "scrap")
+
+
+def refuse_request_changes(ctx: GateContext, inp: RequestChangesInput) -> str | None:
+    """Why a send-back cannot be accepted now, or ``None``."""
+    reason = (
+        _stage_refusal(ctx, inp.stage, "request for changes")
+        or _hold_refusal(ctx, "request for changes")
+        or _approver_refusal(ctx, inp.approver, inp.role, "send back")
+    )
+    if reason:
+        return reason
+    if previous_stage(ctx.stage) is None:
+        return f"stage {ctx.stage.value} has no earlier stage to send the initiative back to; reject it instead"
+    return None
+
+
+def _finding_refusal(ctx: GateContext, finding_id: str, action: str) -> str | None:
+    if ctx.stage is not Stage.INFRA_REVIEW:
+        return f"findings can be {action} only in stage infra_review; the initiative is at {ctx.stage.value}"
+    if ctx.assessment_pending:
+        return "the infrastructure assessment is still running; wait for its findings"
+    finding = ctx.finding(finding_id)
+    if finding is None:
+        known = ", ".join(f.id for f in ctx.findings) or "none"
+        return f"no finding {finding_id}; findings: {known}"
+    if finding.status is not FindingStatus.OPEN:
+        return f"finding {finding_id} is already {finding.status.value}"
+    return None
+
+
+def refuse_waive(ctx: GateContext, inp: WaiveFindingInput) -> str | None:
+    """Why a waiver cannot be accepted now, or ``None``."""
+    reason = _stage_refusal(ctx, inp.stage, "waiver") or _hold_refusal(ctx, "waiver")
+    if reason:
+        return reason
+    if inp.role is not Role.INFRASTRUCTURE:
+        return f"only role infrastructure may waive a finding, not {inp.role.value}"
+    return _finding_refusal(ctx, inp.finding_id, "waived") or _approver_refusal(ctx, inp.approver, inp.role, "waive")
+
+
+def refuse_resolve(ctx: GateContext, inp: ResolveFindingInput) -> str | None:
+    """Why a resolution cannot be accepted now, or ``None``."""
+    return (
+        _stage_refusal(ctx, inp.stage, "resolution")
+        or _hold_refusal(ctx, "resolution")
+        or _finding_refusal(ctx, inp.finding_id, "resolved")
+    )
+
+
+def refuse_blocker(ctx: GateContext, inp: ReportBlockerInput) -> str | None:
+    """Why a blocker report cannot be accepted now, or ``None``."""
+    return _stage_refusal(ctx, inp.stage, "blocker report")
+
+
+def refuse_hold(ctx: GateContext, inp: HoldInput) -> str | None:
+    """Why a hold cannot be accepted now, or ``None``."""
+    reason = _stage_refusal(ctx, inp.stage, "hold")
+    if reason:
+        return reason
+    if ctx.on_hold:
+        return "the initiative is already on hold"
+    return None
+
+
+def refuse_resume(ctx: GateContext, inp: ResumeInput) -> str | None:
+    """Why a resume cannot be accepted now, or ``None``."""
+    reason = _stage_refusal(ctx, inp.stage, "resume")
+    if reason:
+        return reason
+    if not ctx.on_hold:
+        return "the initiative is not on hold"
+    return None

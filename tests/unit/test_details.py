@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
-from schemas.decisions import Approval, ApproveInput, RejectInput, ScrapInput, SubmitPocResultsInput
+from schemas.decisions import (
+    Approval,
+    ApproveInput,
+    Hold,
+    HoldInput,
+    RejectInput,
+    ReportBlockerInput,
+    RequestChangesInput,
+    ResolveFindingInput,
+    ResumeInput,
+    ScrapInput,
+    SubmitPocResultsInput,
+    WaiveFindingInput,
+)
 from schemas.findings import Finding, FindingStatus
 from schemas.stages import InitiativeStatus, Role, Stage
 from schemas.status import InitiativeStatusView, PocEvaluation
@@ -17,12 +31,21 @@ from schemas.taxonomy import ReasonCode
 from tests.conftest import ROSTER, SUBMITTER
 from workflows.details import action_payloads, render_details
 
+NOW = datetime(2026, 1, 3, 6, 30, tzinfo=UTC)
+
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "approve": ApproveInput,
     "reject": RejectInput,
+    "request_changes": RequestChangesInput,
     "submit_poc_results": SubmitPocResultsInput,
+    "waive_finding": WaiveFindingInput,
+    "resolve_finding": ResolveFindingInput,
+    "report_blocker": ReportBlockerInput,
+    "hold": HoldInput,
+    "resume": ResumeInput,
     "scrap": ScrapInput,
 }
+TEAM_ACTIONS = ["report_blocker", "hold", "scrap"]
 
 
 def view(stage: Stage, **overrides: Any) -> InitiativeStatusView:
@@ -72,7 +95,7 @@ def payloads_in(markdown: str) -> dict[str, Any]:
 
 
 def render(v: InitiativeStatusView, awaiting: Sequence[Role]) -> str:
-    return render_details(v, awaiting, ROSTER)
+    return render_details(v, awaiting, ROSTER, NOW)
 
 
 def test_proposed_names_stage_needs_people_and_approve_payload() -> None:
@@ -83,7 +106,7 @@ def test_proposed_names_stage_needs_people_and_approve_payload() -> None:
     assert "- approval by role `portfolio`" in md
     assert "### Who may act\n- `portfolio`: paula@example.com" in md
     payloads = payloads_in(md)
-    assert list(payloads) == ["approve", "reject", "scrap"]
+    assert list(payloads) == ["approve", "reject", *TEAM_ACTIONS]
     assert payloads["approve"] == {
         "approver": "you@example.com",
         "role": "portfolio",
@@ -116,7 +139,7 @@ def test_every_payload_is_accepted_by_its_update_model(v: InitiativeStatusView, 
 
     assert payloads
     for name, data in payloads.items():
-        parsed = PAYLOAD_MODELS[name].model_validate(data)
+        parsed = PAYLOAD_MODELS[name.split(" ")[0]].model_validate(data)
         assert getattr(parsed, "stage", None) is v.stage
 
 
@@ -125,7 +148,7 @@ def test_poc_without_results_offers_submission_and_no_approval() -> None:
 
     assert "- PoC results (`submit_poc_results`) meeting the success criteria" in md
     payloads = payloads_in(md)
-    assert list(payloads) == ["reject", "submit_poc_results", "scrap"]
+    assert list(payloads) == ["reject", "request_changes", "submit_poc_results", *TEAM_ACTIONS]
     assert payloads["submit_poc_results"]["stage"] == "poc"
     assert payloads["submit_poc_results"]["metrics"] == {"metric_name": 0.0}
 
@@ -134,7 +157,7 @@ def test_poc_with_unmet_results_lists_what_is_unmet_and_offers_resubmission() ->
     md = render(view(Stage.POC, poc=poc(met=False)), [Role.BUSINESS_OWNER])
 
     assert "- PoC results meeting the criteria; unmet: auc >= 0.8 (got 0.7)" in md
-    assert list(payloads_in(md)) == ["reject", "submit_poc_results", "scrap"]
+    assert list(payloads_in(md)) == ["reject", "request_changes", "submit_poc_results", *TEAM_ACTIONS]
 
 
 def test_poc_with_results_met_offers_approval_by_business_owner() -> None:
@@ -142,7 +165,7 @@ def test_poc_with_results_met_offers_approval_by_business_owner() -> None:
 
     assert "PoC results" not in md.split("### The gate still needs")[1].split("###")[0]
     payloads = payloads_in(md)
-    assert list(payloads) == ["approve", "reject", "scrap"]
+    assert list(payloads) == ["approve", "reject", "request_changes", *TEAM_ACTIONS]
     assert payloads["approve"]["role"] == "business_owner"
     assert payloads["approve"]["stage"] == "poc"
 
@@ -175,9 +198,12 @@ def test_infra_review_lists_open_blocking_findings_only() -> None:
 
     md = render(view(Stage.INFRA_REVIEW, findings=findings), [Role.INFRASTRUCTURE])
 
-    assert "- blocking finding **F-1** resolved or waived: not containerized" in md
-    assert "F-2" not in md
-    assert "F-3" not in md
+    needs = md.split("### The gate still needs")[1].split("###")[0]
+    assert "- blocking finding **F-1** resolved or waived: not containerized" in needs
+    assert "F-2" not in needs
+    assert "F-3" not in needs
+    assert "- **F-2** (warning, open): too much storage" in md
+    assert "- **F-3** (blocking, waived): over budget" in md
     assert "- approval by role `infrastructure`" in md
 
 
@@ -193,7 +219,7 @@ def test_it_signoff_shows_approvals_so_far_and_who_may_act_for_the_rest() -> Non
 
 
 def test_role_without_roster_entry_says_nobody() -> None:
-    md = render_details(view(Stage.PROPOSED), [Role.PORTFOLIO], {})
+    md = render_details(view(Stage.PROPOSED), [Role.PORTFOLIO], {}, NOW)
 
     assert "- `portfolio`: nobody eligible on the roster" in md
 
@@ -203,7 +229,7 @@ def test_rollout_waits_for_the_child_workflow_and_offers_only_scrap() -> None:
 
     assert "- the rollout (child workflow) to succeed" in md
     assert "### Who may act" not in md
-    assert list(payloads_in(md)) == ["scrap"]
+    assert list(payloads_in(md)) == TEAM_ACTIONS
 
 
 def test_scrapped_view_shows_the_reason_and_no_payloads() -> None:
@@ -229,3 +255,37 @@ def test_production_view_without_reason_just_says_where_it_ended() -> None:
 
     assert md.splitlines()[-1] == "Ended at `production`"
     assert "```json" not in md
+
+
+def test_clock_shows_time_in_stage_and_sla() -> None:
+    v = view(Stage.PROPOSED).model_copy(update={"sla_due_at": "2026-01-15T00:00:00+00:00"})
+    md = render_details(v, [Role.PORTFOLIO], ROSTER, NOW)
+    assert "**In stage for:** 2d 6h (since 2026-01-01T00:00)" in md
+    assert "**SLA due:** 2026-01-15T00:00 (11d 17h left)" in md
+    late = render_details(v, [Role.PORTFOLIO], ROSTER, datetime(2026, 1, 16, tzinfo=UTC))
+    assert "overdue by 1d 0h" in late
+
+
+def test_on_hold_offers_only_resume_and_scrap() -> None:
+    held = Hold(
+        reason_code=ReasonCode.BUDGET_CUT, detail="q3 freeze", actor=SUBMITTER, since="2026-01-02T00:00:00+00:00"
+    )
+    v = view(Stage.POC, hold=held, status=InitiativeStatus.ON_HOLD)
+    md = render(v, [Role.BUSINESS_OWNER])
+    assert list(payloads_in(md)) == ["resume", "scrap"]
+    assert "SLA clock paused (on hold)" in md
+    assert "`resume`: on hold since 2026-01-02T00:00 (BUDGET_CUT)" in md
+
+
+def test_infra_review_offers_waive_and_resolve_per_open_finding() -> None:
+    open_finding = Finding(
+        id="F-1", rule="budget", blocking=True, message="too expensive", reason_code=ReasonCode.PROD_COST_OVER_BUDGET
+    )
+    done = open_finding.model_copy(update={"id": "F-2", "status": FindingStatus.WAIVED})
+    payloads = action_payloads(view(Stage.INFRA_REVIEW, findings=[open_finding, done]), [Role.INFRASTRUCTURE])
+    assert "approve" not in payloads
+    assert payloads["waive_finding (F-1)"]["finding_id"] == "F-1"
+    assert payloads["resolve_finding (F-1)"]["finding_id"] == "F-1"
+    assert not any("F-2" in name for name in payloads)
+    for name, data in payloads.items():
+        PAYLOAD_MODELS[name.split(" ")[0]].model_validate(data)

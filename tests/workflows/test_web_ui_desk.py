@@ -9,6 +9,7 @@ from typing import Any
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowHandle
 
+from schemas.contract import UPDATE_NAMES
 from schemas.decisions import ApproveInput
 from schemas.policy import Policy
 from schemas.stages import Role
@@ -64,7 +65,7 @@ async def test_current_details_show_the_gate_and_pasteable_payloads(
     } in payloads
 
     descriptions = {d.name: d.description for d in metadata.definition.update_definitions}
-    assert set(descriptions) == {"approve", "reject", "submit_poc_results", "scrap"}
+    assert set(descriptions) == set(UPDATE_NAMES)
     assert all(len(text) > 20 for text in descriptions.values())
     queries = {d.name: d.description for d in metadata.definition.query_definitions}
     assert "stage, status, awaiting roles" in queries["status"]

@@ -1,0 +1,305 @@
+"""State and bookkeeping of ``InitiativeWorkflow``: views, snapshots, the event outbox, side-effect steps.
+
+The workflow class in ``workflows/initiative.py`` adds the stage machine and the update handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.contract import DECISION_REFUSED
+    from schemas.decisions import Approval, Blocker, Hold
+    from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, RecordEventsInput
+    from schemas.findings import Finding
+    from schemas.initiative import StartInitiativeInput
+    from schemas.integrations import (
+        CloseTicketInput,
+        DeprovisionInput,
+        OpenTicketInput,
+        Resource,
+        RolloutResult,
+        Ticket,
+    )
+    from schemas.stages import InitiativeStatus, Role, Stage
+    from schemas.status import InitiativeStatusView, PocEvaluation
+    from schemas.taxonomy import ReasonCode
+    from workflows import activity_names as act
+    from workflows import search_attributes as sa
+    from workflows.details import render_details
+    from workflows.gates import GateContext
+
+#: Database writes retry for a long time (the database may be down) but not forever: after the
+#: schedule below is exhausted the activity fails loudly instead of spinning silently.
+DB_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=200,
+)
+INTEGRATION_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=2),
+    maximum_attempts=20,
+    non_retryable_error_types=["TicketNotFound", "ResourceNotFound"],
+)
+SHORT = timedelta(seconds=30)
+
+
+def refuse(reason: str | None) -> None:
+    """Refuse an update with ``reason`` (shown to the caller without a stack trace)."""
+    if reason:
+        raise ApplicationError(reason, type=DECISION_REFUSED, non_retryable=True)
+
+
+class InitiativeBase:
+    """Everything the workflow remembers, and how it records and shows it."""
+
+    def _init_state(self, inp: StartInitiativeInput) -> None:
+        self._inp = inp
+        self._policy = inp.policy
+        self._stage = Stage.PROPOSED
+        self._visited: list[Stage] = []
+        self._stage_entered_at: datetime = workflow.now()
+        self._approvals: list[Approval] = []
+        self._findings: list[Finding] = []
+        self._assessing = False
+        self._poc: PocEvaluation | None = None
+        self._poc_spend = 0.0
+        self._reason: ReasonCode | None = None
+        self._reason_detail = ""
+        self._ending: tuple[EventKind, str, str | None, ReasonCode, str, bool] | None = None
+        self._send_back: tuple[str, str, ReasonCode, str] | None = None
+        self._hold: Hold | None = None
+        self._held_in_stage = timedelta()
+        self._blocker: Blocker | None = None
+        self._seq = 0
+        self._settled_seq = 0
+        self._outbox: list[LifecycleEvent] = []
+        self._sandbox: Resource | None = None
+        self._signoff_ticket: Ticket | None = None
+        self._rollout_task: asyncio.Task[RolloutResult] | None = None
+        self._rollout_result: RolloutResult | None = None
+
+    # ------------------------------------------------------------------ derived state
+
+    @property
+    def _workflow_id(self) -> str:
+        return workflow.info().workflow_id
+
+    def approval_context(self) -> tuple[str, Stage]:
+        """Initiative id and current stage, for the worker's approval-token check."""
+        return self._inp.initiative_id, self._stage
+
+    def _required(self) -> list[Role]:
+        return self._policy.required_roles(self._stage, self._inp.spec.risk_tier)
+
+    def _gate(self) -> GateContext:
+        return GateContext(
+            stage=self._stage,
+            submitter=self._inp.submitter,
+            required_roles=self._required(),
+            approvals=self._approvals,
+            roster=self._inp.roster,
+            poc_met=bool(self._poc and self._poc.met),
+            findings=self._findings,
+            assessment_pending=self._assessing,
+            on_hold=self._hold is not None,
+        )
+
+    def _awaiting(self) -> list[Role]:
+        if not self._stage.is_gate or self._ending is not None:
+            return []
+        return self._gate().awaiting_roles
+
+    def _status_value(self) -> InitiativeStatus:
+        if self._stage is Stage.PRODUCTION:
+            return InitiativeStatus.PRODUCTION
+        if self._stage is Stage.SCRAPPED:
+            return InitiativeStatus.SCRAPPED
+        if self._hold is not None:
+            return InitiativeStatus.ON_HOLD
+        return InitiativeStatus.ACTIVE
+
+    def _sla_due(self) -> datetime | None:
+        """When the current stage's SLA runs out (None while on hold or without an SLA)."""
+        stage_policy = self._policy.stages.get(self._stage)
+        if stage_policy is None or self._hold is not None or self._stage.is_terminal:
+            return None
+        return self._stage_entered_at + stage_policy.sla + self._held_in_stage
+
+    def _view(self) -> InitiativeStatusView:
+        spec = self._inp.spec
+        due = self._sla_due()
+        return InitiativeStatusView(
+            id=self._inp.initiative_id,
+            workflow_id=self._workflow_id,
+            title=spec.title,
+            team=spec.team,
+            business_unit=spec.business_unit,
+            sponsor=spec.sponsor,
+            submitter=self._inp.submitter,
+            risk_tier=spec.risk_tier.value,
+            policy_version=self._policy.version,
+            stage=self._stage,
+            status=self._status_value(),
+            stage_entered_at=self._stage_entered_at.isoformat(),
+            awaiting_roles=[r.value for r in self._awaiting()],
+            approvals=list(self._approvals),
+            findings=list(self._findings),
+            poc=self._poc,
+            reason_code=self._reason,
+            reason_detail=self._reason_detail,
+            visited=list(self._visited),
+            assessment_pending=self._assessing,
+            hold=self._hold,
+            blocker=self._blocker,
+            sla_due_at=due.isoformat() if due else None,
+        )
+
+    def _snapshot(self) -> InitiativeSnapshot:
+        return InitiativeSnapshot(
+            initiative_id=self._inp.initiative_id,
+            workflow_id=self._workflow_id,
+            spec=self._inp.spec,
+            submitter=self._inp.submitter,
+            policy_version=self._policy.version,
+            stage=self._stage,
+            status=self._status_value(),
+            stage_entered_at=self._stage_entered_at,
+            awaiting_roles=[r.value for r in self._awaiting()],
+            reason_code=self._reason,
+            submitted_at=datetime.fromisoformat(self._inp.submitted_at_iso)
+            if self._inp.submitted_at_iso
+            else workflow.info().start_time,
+            poc_spend_usd=self._poc_spend,
+        )
+
+    # ------------------------------------------------------------------ recording
+
+    def _emit(
+        self,
+        kind: EventKind,
+        *,
+        actor: str | None = None,
+        role: str | None = None,
+        reason_code: ReasonCode | None = None,
+        detail: str = "",
+        data: dict[str, Any] | None = None,
+        stage: Stage | None = None,
+        verified: bool = False,
+    ) -> int:
+        self._seq += 1
+        self._outbox.append(
+            LifecycleEvent(
+                event_id=f"{self._workflow_id}/{self._seq}",
+                initiative_id=self._inp.initiative_id,
+                seq=self._seq,
+                kind=kind,
+                stage=stage or self._stage,
+                actor=actor,
+                role=role,
+                reason_code=reason_code,
+                detail=detail,
+                data=data or {},
+                occurred_at=workflow.now(),
+                policy_version=self._policy.version,
+                verified=verified,
+            )
+        )
+        return self._seq
+
+    async def _flush(self) -> None:
+        """Record pending events in order, in one activity, with the snapshot as it stands now."""
+        while self._outbox:
+            batch = list(self._outbox)
+            await workflow.execute_activity(
+                act.RECORD_EVENTS,
+                RecordEventsInput(events=batch, snapshot=self._snapshot()),
+                result_type=int,
+                start_to_close_timeout=SHORT,
+                retry_policy=DB_RETRY,
+            )
+            del self._outbox[: len(batch)]
+
+    def _publish(self) -> None:
+        """Search attributes and current details follow every change."""
+        awaiting = self._awaiting()
+        workflow.upsert_search_attributes(
+            [
+                sa.INITIATIVE_STAGE.value_set(self._stage.value),
+                sa.AWAITING_ROLES.value_set([r.value for r in awaiting]),
+                sa.STAGE_ENTERED_AT.value_set(self._stage_entered_at),
+                sa.STALLED.value_set(False),  # noqa: FBT003 - the SDK's setter takes the value positionally
+            ]
+        )
+        workflow.set_current_details(render_details(self._view(), awaiting, self._inp.roster, workflow.now()))
+
+    async def _settle(self) -> None:
+        """Record what happened up to now and mark those decisions as processed.
+
+        Events emitted while the flush awaits are left for the next pass of ``run``: their gate has
+        not been evaluated yet.
+        """
+        upto = self._seq
+        await self._flush()
+        self._publish()
+        self._settled_seq = max(self._settled_seq, upto)
+
+    async def _record(self) -> None:
+        """Record and publish without marking decisions processed (their gate is evaluated later)."""
+        await self._flush()
+        self._publish()
+
+    async def _wait_settled(self, seq: int) -> InitiativeStatusView:
+        await workflow.wait_condition(lambda: self._settled_seq >= seq)
+        return self._view()
+
+    # ------------------------------------------------------------------ side-effect steps
+
+    async def _release_sandbox(self, why: str) -> None:
+        if self._sandbox is None:
+            return
+        resource: Resource = await workflow.execute_activity(
+            act.DEPROVISION,
+            DeprovisionInput(ref=self._sandbox.ref, reason=why),
+            result_type=Resource,
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=INTEGRATION_RETRY,
+        )
+        self._emit(EventKind.SANDBOX_DEPROVISIONED, detail=why, data={"ref": resource.ref})
+        self._sandbox = None
+
+    async def _open_ticket(self, kind: str, title: str) -> Ticket:
+        ticket: Ticket = await workflow.execute_activity(
+            act.OPEN_TICKET,
+            OpenTicketInput(
+                initiative_id=self._inp.initiative_id,
+                idempotency_key=f"{self._workflow_id}/{kind}/{self._seq}",
+                kind=kind,
+                title=title,
+            ),
+            result_type=Ticket,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=INTEGRATION_RETRY,
+        )
+        return ticket
+
+    async def _close_signoff(self, outcome: str, comment: str) -> None:
+        if self._signoff_ticket is None:
+            return
+        await workflow.execute_activity(
+            act.CLOSE_TICKET,
+            CloseTicketInput(ref=self._signoff_ticket.ref, outcome=outcome, comment=comment),
+            result_type=Ticket,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=INTEGRATION_RETRY,
+        )
+        self._signoff_ticket = None
