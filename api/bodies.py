@@ -56,3 +56,63 @@ class ScrapBody(BaseModel):
     reason_code: ReasonCode
     detail: Text = ""
     stage: Stage | None = None
+
+
+class RequestChangesBody(BaseModel):
+    """``POST /v1/initiatives/{id}/request-changes``."""
+
+    model_config = _STRICT
+
+    role: Role
+    reason_code: ReasonCode
+    detail: Text = ""
+    stage: Stage | None = None
+
+
+class WaiveFindingBody(BaseModel):
+    """``POST /v1/initiatives/{id}/waive-finding``."""
+
+    model_config = _STRICT
+
+    finding_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    role: Role
+    justification: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    stage: Stage | None = None
+
+
+class ResolveFindingBody(BaseModel):
+    """``POST /v1/initiatives/{id}/resolve-finding``."""
+
+    model_config = _STRICT
+
+    finding_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    evidence: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    stage: Stage | None = None
+
+
+class ReasonBody(BaseModel):
+    """``report-blocker`` and ``hold``: a reason code and detail."""
+
+    model_config = _STRICT
+
+    reason_code: ReasonCode
+    detail: Text = ""
+    stage: Stage | None = None
+
+
+class ResumeBody(BaseModel):
+    """``POST /v1/initiatives/{id}/resume``."""
+
+    model_config = _STRICT
+
+    detail: Text = ""
+    stage: Stage | None = None
+
+
+class ApprovalTokenBody(BaseModel):
+    """``POST /v1/initiatives/{id}/approval-token``: which decision the token is for."""
+
+    model_config = _STRICT
+
+    role: Role | None = None
+    action: Annotated[str, StringConstraints(pattern=r"^[a-z_-]{3,40}$")] = "approve"

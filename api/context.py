@@ -25,6 +25,8 @@ class ApiContext:
     task_queue: str
     ui_base_url: str
     namespace: str = "default"
+    approval_secret: bytes | None = None
+    approval_token_ttl_seconds: int = 900
 
     def ui_link(self, workflow_id: str) -> str:
         """The initiative's page in the Temporal Web UI."""

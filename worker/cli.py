@@ -53,7 +53,9 @@ async def _run_worker(settings: Settings) -> int:
     pool = await create_pool(settings.require_database_url())
     try:
         client = await connect_client(settings.require_temporal_address(), settings.temporal_namespace)
-        worker = build_worker(client, pool, task_queue=settings.task_queue)
+        worker = build_worker(
+            client, pool, task_queue=settings.task_queue, approval_secret=settings.approval_secret_bytes()
+        )
         task = asyncio.create_task(worker.run())
         log.info("worker running", task_queue=settings.task_queue)
         await asyncio.wait({task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)

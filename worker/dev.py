@@ -138,7 +138,9 @@ async def run_dev(settings: Settings, opts: DevOptions) -> int:
         pool: asyncpg.Pool = await create_pool(dsn)
         try:
             client = await connect_with_retry(address, settings.temporal_namespace)
-            worker = build_worker(client, pool, task_queue=settings.task_queue)
+            worker = build_worker(
+                client, pool, task_queue=settings.task_queue, approval_secret=settings.approval_secret_bytes()
+            )
             server = build_api_server(settings, client, pool, principals_file)
             worker_task = asyncio.create_task(worker.run(), name="worker")
             api_task = asyncio.create_task(server.serve(), name="api")

@@ -38,6 +38,8 @@ def build_api_server(
         task_queue=settings.task_queue,
         ui_base_url=settings.ui_base_url,
         namespace=settings.temporal_namespace,
+        approval_secret=settings.approval_secret_bytes(),
+        approval_token_ttl_seconds=settings.approval_token_ttl_seconds,
     )
     config = uvicorn.Config(
         create_app(ctx), host=settings.api_host, port=settings.api_port, log_config=None, access_log=False

@@ -24,7 +24,17 @@ class Settings(BaseSettings):
     ui_base_url: str = "http://127.0.0.1:8233"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    approval_secret: SecretStr | None = None
+    approval_secret: SecretStr | None = Field(
+        default=None, description="enables signed approval tokens (API signs, worker verifies)"
+    )
+    approval_token_ttl_seconds: int = Field(default=900, ge=30)
+
+    def approval_secret_bytes(self) -> bytes | None:
+        """The approval secret as bytes, or None when tokens are disabled."""
+        if self.approval_secret is None or not self.approval_secret.get_secret_value():
+            return None
+        return self.approval_secret.get_secret_value().encode("utf-8")
+
     log_level: str = "INFO"
     log_format: str = Field(default="console", pattern="^(console|json)$")
 

@@ -14,6 +14,7 @@ from activities.events import EventActivities
 from activities.provisioning import BuiltinProvisioner, ProvisioningActivities
 from activities.ticketing import BuiltinTicketing, TicketingActivities
 from schemas.contract import TASK_QUEUE
+from worker.approval_interceptor import ApprovalTokenInterceptor
 from workflows.initiative import InitiativeWorkflow
 from workflows.rollout import RolloutWorkflow
 
@@ -36,11 +37,18 @@ def build_activities(pool: asyncpg.Pool) -> list[Callable[..., Any]]:
     ]
 
 
-def build_worker(client: Client, pool: asyncpg.Pool, *, task_queue: str = TASK_QUEUE) -> Worker:
-    """A worker for both workflows and all activities on ``task_queue``."""
+def build_worker(
+    client: Client, pool: asyncpg.Pool, *, task_queue: str = TASK_QUEUE, approval_secret: bytes | None = None
+) -> Worker:
+    """A worker for both workflows and all activities on ``task_queue``.
+
+    With ``approval_secret``, every decision must carry a token signed with it (see
+    ``worker/approval_interceptor.py``); without, decisions carrying a token are refused.
+    """
     return Worker(
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
         activities=build_activities(pool),
+        interceptors=[ApprovalTokenInterceptor(approval_secret)],
     )
