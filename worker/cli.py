@@ -39,7 +39,64 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run a worker against LIFTOFF_TEMPORAL_ADDRESS and LIFTOFF_DATABASE_URL")
     sub.add_parser("api", help="serve the HTTP API (needs LIFTOFF_PRINCIPALS_FILE as well)")
     sub.add_parser("migrate", help="apply pending database migrations to LIFTOFF_DATABASE_URL")
+
+    policy = sub.add_parser("policy", help="work with gate policy files")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True, metavar="SUBCOMMAND")
+    check = policy_sub.add_parser("check", help="validate a policy file and print what it changes")
+    check.add_argument("file", type=Path, help="YAML file with the keys to override")
+
+    token = sub.add_parser(
+        "approval-token",
+        help="get a signed token to decide in the Web UI (asks the API)",
+        description="Ask the API for a signed approval token and print the JSON payload to paste into the "
+        "Web UI's update dialog. Authenticates with your bearer token.",
+    )
+    token.add_argument("initiative_id", help="the initiative's id")
+    token.add_argument(
+        "--role", help="the role you decide as (needed for approve, reject, request_changes, waive_finding)"
+    )
+    token.add_argument("--action", default="approve", help="the update the token is for (default: approve)")
+    token.add_argument(
+        "--api-url",
+        default=os.environ.get("LIFTOFF_API_URL", "http://127.0.0.1:8000"),
+        help="API base URL (default: $LIFTOFF_API_URL or http://127.0.0.1:8000)",
+    )
+    token.add_argument(
+        "--bearer",
+        default=os.environ.get("LIFTOFF_BEARER_TOKEN"),
+        help="your API bearer token (default: $LIFTOFF_BEARER_TOKEN)",
+    )
     return parser
+
+
+def _approval_token(args: argparse.Namespace) -> int:
+    import json
+
+    import httpx
+
+    if not args.bearer:
+        print("no bearer token: pass --bearer or set LIFTOFF_BEARER_TOKEN", file=sys.stderr)
+        return 2
+    body: dict[str, str] = {"action": args.action}
+    if args.role:
+        body["role"] = args.role
+    try:
+        response = httpx.post(
+            f"{args.api_url.rstrip('/')}/v1/initiatives/{args.initiative_id}/approval-token",
+            json=body,
+            headers={"Authorization": f"Bearer {args.bearer}"},
+            timeout=30,
+        )
+    except httpx.HTTPError as err:
+        print(f"cannot reach the API at {args.api_url}: {err}", file=sys.stderr)
+        return 1
+    if response.status_code != 200:
+        print(f"refused ({response.status_code}): {response.json().get('detail', response.text)}", file=sys.stderr)
+        return 1
+    data = response.json()
+    print(f"# paste into the Web UI's '{data['action']}' update dialog (expires {data['expires_at']}):")
+    print(json.dumps(data["ui_payload"], indent=2))
+    return 0
 
 
 async def _run_worker(settings: Settings) -> int:
@@ -101,6 +158,12 @@ async def _run_migrate(settings: Settings) -> int:
 def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the command; returns the exit code."""
     args = _parser().parse_args(argv)
+    if args.command == "policy":
+        from worker.policy_check import check_policy
+
+        return check_policy(args.file)
+    if args.command == "approval-token":
+        return _approval_token(args)
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "dev":

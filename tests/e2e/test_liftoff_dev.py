@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -38,6 +39,7 @@ class DevStack:
     api: str
     tokens: dict[str, str]
     output: list[str]
+    temporal_address: str
 
     def auth(self, name: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[f'{name}@demo.liftoff']}"}
@@ -53,10 +55,10 @@ class DevStack:
             raise
 
 
-async def start_dev(data_dir: Path) -> DevStack:
+async def start_dev(data_dir: Path, **settings: str) -> DevStack:
     """Start ``liftoff dev`` on free ports and wait for it to say ready."""
     api_port, temporal_port, ui_port = _free_port(), _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIFTOFF_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIFTOFF_")} | settings
     process = await asyncio.create_subprocess_exec(
         str(Path(sysconfig.get_path("scripts")) / "liftoff"),
         "dev",
@@ -95,7 +97,13 @@ async def start_dev(data_dir: Path) -> DevStack:
             output.append(line.decode())
 
     asyncio.get_running_loop().create_task(drain())
-    return DevStack(process=process, api=f"http://127.0.0.1:{api_port}", tokens=tokens, output=output)
+    return DevStack(
+        process=process,
+        api=f"http://127.0.0.1:{api_port}",
+        tokens=tokens,
+        output=output,
+        temporal_address=f"127.0.0.1:{temporal_port}",
+    )
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -182,3 +190,65 @@ async def test_liftoff_dev_runs_the_whole_lifecycle_and_survives_a_restart(data_
             assert body["title"] == "To production"
     finally:
         assert await again.stop() == 0
+
+
+async def _run(*cmd: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode()
+
+
+async def test_web_ui_decision_with_a_signed_token(tmp_path: Path) -> None:
+    """As an approver does it: get a token from the CLI, send the update the way the Web UI does."""
+    stack = await start_dev(tmp_path / "secured", LIFTOFF_APPROVAL_SECRET="e2e-secret")
+    scripts = Path(sysconfig.get_path("scripts"))
+    try:
+        async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
+            created = await http.post("/v1/initiatives", json=submission(), headers=stack.auth("alice"))
+            iid = created.json()["id"]
+        code, out = await _run(
+            str(scripts / "liftoff"),
+            "approval-token",
+            iid,
+            "--role",
+            "portfolio",
+            "--api-url",
+            stack.api,
+            "--bearer",
+            stack.tokens["paula@demo.liftoff"],
+        )
+        assert code == 0, out
+        payload = json.loads(out.split("\n", 1)[1])
+        assert payload["approver"] == "paula@demo.liftoff"
+
+        def update(body: dict[str, Any]) -> tuple[str, ...]:
+            return (
+                str(scripts / "temporal"),
+                "workflow",
+                "update",
+                "execute",
+                "--address",
+                stack.temporal_address,
+                "--workflow-id",
+                f"initiative-{iid}",
+                "--name",
+                "approve",
+                "--input",
+                json.dumps(body),
+            )
+
+        code, out = await _run(*update({**payload, "token": payload["token"][:-3] + "abc"}))
+        assert code != 0
+        assert "signature is invalid" in out
+        code, out = await _run(*update({key: v for key, v in payload.items() if key != "token"}))
+        assert code != 0
+        assert "token is required" in out
+        code, out = await _run(*update(payload))
+        assert code == 0, out
+        async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
+            view = (await http.get(f"/v1/initiatives/{iid}", headers=stack.auth("vic"))).json()
+        assert view["stage"] == "poc"
+        assert view["approvals"] == []
+    finally:
+        assert await stack.stop() == 0

@@ -40,7 +40,6 @@ from tests.workflows.helpers import accepted_update_count, start, status, update
 from worker.wiring import WORKFLOWS, build_activities
 
 IAN = "ian@example.com"
-EVENT_COLUMNS = "seq, kind, stage, actor, role, reason_code, reason_family, detail, data"
 
 
 async def _refused(handle: WorkflowHandle[Any, Any], name: str, payload: object) -> str:
@@ -69,7 +68,8 @@ async def _events(pool: asyncpg.Pool, iid: str, ready: Callable[[list[str]], boo
     return await _rows_when(
         pool,
         lambda rows: ready([r["kind"] for r in rows]),
-        f"SELECT {EVENT_COLUMNS} FROM lifecycle_events WHERE initiative_id=$1 ORDER BY seq",
+        "SELECT seq, kind, stage, actor, role, reason_code, reason_family, detail, data "
+        "FROM lifecycle_events WHERE initiative_id=$1 ORDER BY seq",
         iid,
     )
 
@@ -82,7 +82,8 @@ def _only(rows: list[asyncpg.Record], kind: str) -> dict[str, Any]:
 
 async def _intervals(pool: asyncpg.Pool, iid: str) -> list[tuple[str, int, str | None, str | None]]:
     rows = await pool.fetch(
-        "SELECT stage, visit, outcome, reason_code FROM stage_intervals WHERE initiative_id=$1 ORDER BY entered_at, visit",
+        "SELECT stage, visit, outcome, reason_code FROM stage_intervals WHERE initiative_id=$1 "
+        "ORDER BY entered_at, visit",
         iid,
     )
     return [(r["stage"], r["visit"], r["outcome"], r["reason_code"]) for r in rows]
@@ -429,6 +430,26 @@ async def test_findings_block_approval_until_waived_or_resolved(
 # ---------------------------------------------------------------------------------------------- hold and resume
 
 
+async def _assert_on_hold_refuses_decisions(handle: WorkflowHandle[Any, Any]) -> None:
+    """While on hold, nothing that would move the gate is accepted, and a second hold is refused."""
+    accepted = await accepted_update_count(handle)
+    message = await _refused(handle, "submit_poc_results", SubmitPocResultsInput(actor=SUBMITTER, metrics={"auc": 0.9}))
+    assert "on hold" in message
+    message = await _refused(handle, "approve", ApproveInput(approver="bob@example.com", role=Role.BUSINESS_OWNER))
+    assert message == "the initiative is on hold; resume it before any approval"
+    message = await _refused(
+        handle,
+        "request_changes",
+        RequestChangesInput(
+            approver="bob@example.com", role=Role.BUSINESS_OWNER, reason_code=ReasonCode.BIZ_VALUE_UNPROVEN
+        ),
+    )
+    assert "on hold" in message
+    message = await _refused(handle, "hold", HoldInput(actor=SUBMITTER, reason_code=ReasonCode.BUDGET_CUT))
+    assert message == "the initiative is already on hold"
+    assert await accepted_update_count(handle) == accepted
+
+
 async def test_hold_pauses_the_gate_and_the_sla_clock(
     client: Client, task_queue: str, pool: asyncpg.Pool, policy: Policy
 ) -> None:
@@ -459,23 +480,7 @@ async def test_hold_pauses_the_gate_and_the_sla_clock(
     row = await pool.fetchrow("SELECT stage, status FROM initiatives WHERE id=$1", iid)
     assert row is not None
     assert dict(row) == {"stage": "poc", "status": "on_hold"}
-    accepted = await accepted_update_count(handle)
-
-    message = await _refused(handle, "submit_poc_results", SubmitPocResultsInput(actor=SUBMITTER, metrics={"auc": 0.9}))
-    assert "on hold" in message
-    message = await _refused(handle, "approve", ApproveInput(approver="bob@example.com", role=Role.BUSINESS_OWNER))
-    assert message == "the initiative is on hold; resume it before any approval"
-    message = await _refused(
-        handle,
-        "request_changes",
-        RequestChangesInput(
-            approver="bob@example.com", role=Role.BUSINESS_OWNER, reason_code=ReasonCode.BIZ_VALUE_UNPROVEN
-        ),
-    )
-    assert "on hold" in message
-    message = await _refused(handle, "hold", HoldInput(actor=SUBMITTER, reason_code=ReasonCode.BUDGET_CUT))
-    assert message == "the initiative is already on hold"
-    assert await accepted_update_count(handle) == accepted
+    await _assert_on_hold_refuses_decisions(handle)
 
     await asyncio.sleep(0.2)  # some time on hold, so that the SLA allowance visibly grows
     view = await update(handle, "resume", ResumeInput(actor=SUBMITTER, detail="budget restored"))

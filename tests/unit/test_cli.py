@@ -1,0 +1,56 @@
+"""The ``liftoff`` command's offline subcommands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from worker.cli import run
+
+
+def test_policy_check_prints_changes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "fast.yaml"
+    policy.write_text("version: fast-1\nstages:\n  poc: {sla: PT4S, abandon_after: PT12S}\n", encoding="utf-8")
+    assert run(["policy", "check", str(policy)]) == 0
+    out = capsys.readouterr().out
+    assert "valid (policy version fast-1)" in out
+    assert "  stages.poc.sla: P90D -> PT4S" in out
+    assert "  stages.poc.abandon_after: P180D -> PT12S" in out
+    assert "stages.proposed" not in out
+    assert "note:" not in out
+
+
+def test_policy_check_warns_when_version_is_kept(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "same.yaml"
+    policy.write_text("it_standards: {max_gpu_count: 2}\n", encoding="utf-8")
+    assert run(["policy", "check", str(policy)]) == 0
+    out = capsys.readouterr().out
+    assert "  it_standards.max_gpu_count: 8 -> 2" in out
+    assert "keeps the default's version" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [("stages:\n  poc: {sla: soon}\n", "stages.poc.sla"), ("colour: blue\n", "colour"), ("- a\n", "mapping")],
+)
+def test_policy_check_rejects_invalid_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, fragment: str
+) -> None:
+    policy = tmp_path / "bad.yaml"
+    policy.write_text(text, encoding="utf-8")
+    assert run(["policy", "check", str(policy)]) == 1
+    out = capsys.readouterr().out
+    assert "invalid policy" in out
+    assert fragment in out
+
+
+def test_policy_check_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["policy", "check", str(tmp_path / "nope.yaml")]) == 1
+    assert "no such file" in capsys.readouterr().out
+
+
+def test_approval_token_needs_a_bearer(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIFTOFF_BEARER_TOKEN", raising=False)
+    assert run(["approval-token", "abc", "--role", "portfolio", "--bearer", ""]) == 2
+    assert "no bearer token" in capsys.readouterr().err
