@@ -236,6 +236,8 @@ def refuse_hold(ctx: GateContext, inp: HoldInput) -> str | None:
     reason = _stage_refusal(ctx, inp.stage, "hold")
     if reason:
         return reason
+    if not ctx.stage.is_gate:
+        return f"stage {ctx.stage.value} runs by itself and cannot be held; scrap the initiative to stop it"
     if ctx.on_hold:
         return "the initiative is already on hold"
     return None

@@ -61,6 +61,9 @@ class InitiativeStages(InitiativeBase):
         self._stage_entered_at = workflow.now()
         self._held_in_stage = timedelta()
         self._approvals = []
+        self._blocker = None  # a blocker belongs to the stage it was reported in
+        if stage in (Stage.PROPOSED, Stage.POC):
+            self._findings = []  # sent back before the assessment: its findings no longer apply
         if stage is Stage.POC:
             self._poc = None  # a PoC sent back is run again
         if stage not in self._visited:

@@ -18,11 +18,22 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from db.pool import create_pool
-from schemas.decisions import ApproveInput, RejectInput, ScrapInput, SubmitPocResultsInput
+from schemas.decisions import (
+    ApproveInput,
+    HoldInput,
+    RejectInput,
+    ReportBlockerInput,
+    RequestChangesInput,
+    ResolveFindingInput,
+    ResumeInput,
+    ScrapInput,
+    SubmitPocResultsInput,
+    WaiveFindingInput,
+)
 from schemas.policy_file import load_policy
 from schemas.stages import Role
 from schemas.taxonomy import ReasonCode
-from tests.conftest import ALL_KEYS, SUBMITTER, make_start
+from tests.conftest import ALL_KEYS, SUBMITTER, make_spec, make_start
 from tests.workflows.helpers import start, update
 from worker.dev import apply_migrations
 from worker.embedded import EmbeddedPostgres, find_binary
@@ -77,11 +88,67 @@ async def scrapped_at_signoff(client: Client) -> list[WorkflowHandle[Any, Any]]:
     return [handle]
 
 
-SCENARIOS = {"happy_path": happy_path, "rejected": rejected, "scrapped_at_signoff": scrapped_at_signoff}
+async def sent_back_waived_resolved(client: Client) -> list[WorkflowHandle[Any, Any]]:
+    """Sent back from infra review to the PoC, findings waived and resolved, then to production."""
+    infra = make_spec().infrastructure.model_copy(update={"containerized": False})
+    handle = await start(client, QUEUE, make_start(load_policy(), budget_usd=900_000, infrastructure=infra))
+    await _approve_proposal(handle)
+    await _to_infra_review(handle)
+    await update(
+        handle,
+        "request_changes",
+        RequestChangesInput(
+            approver="ian@example.com", role=Role.INFRASTRUCTURE, reason_code=ReasonCode.SCALABILITY_UNPROVEN
+        ),
+    )
+    await _to_infra_review(handle)
+    await update(
+        handle,
+        "waive_finding",
+        WaiveFindingInput(approver="ian@example.com", role=Role.INFRASTRUCTURE, finding_id="F-1", justification="ok"),
+    )
+    await update(handle, "resolve_finding", ResolveFindingInput(actor=SUBMITTER, finding_id="F-2", evidence="cut"))
+    await update(handle, "approve", ApproveInput(approver="ian@example.com", role=Role.INFRASTRUCTURE))
+    await update(handle, "approve", ApproveInput(approver="olga@example.com", role=Role.IT_OPERATIONS))
+    await update(handle, "approve", ApproveInput(approver="beth@example.com", role=Role.BUSINESS_OWNER))
+    await handle.result()
+    return [handle]
 
 
-async def record(version: str) -> None:
-    """Run every scenario on fresh servers and write their histories."""
+async def held_blocked_resumed(client: Client) -> list[WorkflowHandle[Any, Any]]:
+    """A blocker reported, put on hold, resumed, then scrapped."""
+    handle = await start(client, QUEUE, make_start(load_policy()))
+    await update(handle, "approve", ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO))
+    await update(
+        handle, "report_blocker", ReportBlockerInput(actor=SUBMITTER, reason_code=ReasonCode.DATA_ACCESS_BLOCKED)
+    )
+    await update(handle, "hold", HoldInput(actor=SUBMITTER, reason_code=ReasonCode.BUDGET_CUT))
+    await update(handle, "resume", ResumeInput(actor=SUBMITTER))
+    await update(handle, "scrap", ScrapInput(actor=SUBMITTER, reason_code=ReasonCode.SPONSOR_LOST))
+    await handle.result()
+    return [handle]
+
+
+async def _to_infra_review(handle: WorkflowHandle[Any, Any]) -> None:
+    await update(handle, "submit_poc_results", SubmitPocResultsInput(actor=SUBMITTER, metrics={"auc": 0.9}))
+    await update(handle, "approve", ApproveInput(approver="bob@example.com", role=Role.BUSINESS_OWNER))
+
+
+async def _approve_proposal(handle: WorkflowHandle[Any, Any]) -> None:
+    await update(handle, "approve", ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO))
+
+
+SCENARIOS = {
+    "happy_path": happy_path,
+    "rejected": rejected,
+    "scrapped_at_signoff": scrapped_at_signoff,
+    "sent_back_waived_resolved": sent_back_waived_resolved,
+    "held_blocked_resumed": held_blocked_resumed,
+}
+
+
+async def record(version: str, only: list[str]) -> None:
+    """Run the scenarios (all, or ``only`` these) on fresh servers and write their histories."""
     postgres = EmbeddedPostgres(Path(tempfile.mkdtemp()) / "pg")
     dsn = postgres.start()
     try:
@@ -93,6 +160,8 @@ async def record(version: str) -> None:
         async with env, build_worker(env.client, pool, task_queue=QUEUE):
             HISTORIES.mkdir(exist_ok=True)
             for name, scenario in SCENARIOS.items():
+                if only and name not in only:
+                    continue
                 for n, handle in enumerate(await scenario(env.client)):
                     history = await handle.fetch_history()
                     kind = "initiative" if n == 0 else f"rollout{n}"
@@ -108,7 +177,15 @@ def main() -> None:
     """Parse arguments and record."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", default="v1", help="file name prefix, e.g. v1 (default)")
-    asyncio.run(record(parser.parse_args().version))
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=sorted(SCENARIOS),
+        default=[],
+        help="record only this scenario (repeatable); existing files of others are kept",
+    )
+    args = parser.parse_args()
+    asyncio.run(record(args.version, args.scenario))
 
 
 if __name__ == "__main__":

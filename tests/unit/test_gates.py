@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from schemas.decisions import Approval, ApproveInput, RejectInput, ScrapInput, SubmitPocResultsInput
+from schemas.decisions import Approval, ApproveInput, HoldInput, RejectInput, ScrapInput, SubmitPocResultsInput
 from schemas.findings import Finding, FindingStatus
 from schemas.initiative import Operator, SuccessCriterion
 from schemas.stages import Role, Stage
@@ -16,6 +16,7 @@ from workflows.gates import (
     GateContext,
     evaluate_poc,
     refuse_approve,
+    refuse_hold,
     refuse_poc_results,
     refuse_reject,
     refuse_scrap,
@@ -52,6 +53,7 @@ def gate(
     approvals: Sequence[Approval] = (),
     poc_met: bool = False,
     findings: Sequence[Finding] = (),
+    on_hold: bool = False,
 ) -> GateContext:
     return GateContext(
         stage=stage,
@@ -61,6 +63,7 @@ def gate(
         roster=ROSTER,
         poc_met=poc_met,
         findings=findings,
+        on_hold=on_hold,
     )
 
 
@@ -402,3 +405,13 @@ def test_scrap_with_stale_stage_guard_is_refused() -> None:
 def test_scrap_at_any_live_stage_is_accepted(stage: Stage) -> None:
     assert refuse_scrap(gate(stage), scrap()) is None
     assert refuse_scrap(gate(stage), scrap(stage=stage)) is None
+
+
+@pytest.mark.parametrize("stage", [Stage.ROLLOUT])
+def test_hold_is_refused_where_no_gate_waits(stage: Stage) -> None:
+    inp = HoldInput(actor=SUBMITTER, reason_code=ReasonCode.BUDGET_CUT)
+    assert refuse_hold(gate(stage), inp) == (
+        "stage rollout runs by itself and cannot be held; scrap the initiative to stop it"
+    )
+    assert refuse_hold(gate(Stage.POC), inp) is None
+    assert refuse_hold(gate(Stage.POC, on_hold=True), inp) == "the initiative is already on hold"

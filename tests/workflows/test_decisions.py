@@ -679,3 +679,45 @@ async def test_stale_stage_guard_is_refused(client: Client, task_queue: str, pol
     )
     assert view.stage is Stage.PROPOSED
     assert view.awaiting_roles == ["portfolio"]
+
+
+async def test_blockers_and_findings_do_not_leak_into_other_stages(
+    client: Client, task_queue: str, policy: Policy
+) -> None:
+    inp = make_start(policy, budget_usd=900_000)
+    handle = await start(client, task_queue, inp)
+    await update(handle, "approve", ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO))
+    view = await update(
+        handle,
+        "report_blocker",
+        ReportBlockerInput(actor=SUBMITTER, reason_code=ReasonCode.DATA_ACCESS_BLOCKED, detail="no ERP access"),
+    )
+    assert view.blocker is not None
+    await update(handle, "submit_poc_results", SubmitPocResultsInput(actor=SUBMITTER, metrics={"auc": 0.9}))
+    view = await update(handle, "approve", ApproveInput(approver="bob@example.com", role=Role.BUSINESS_OWNER))
+    assert view.stage is Stage.INFRA_REVIEW
+    assert view.blocker is None  # the PoC's blocker does not follow the initiative into infra review
+    assert [f.id for f in view.findings] == ["F-1"]
+    view = await update(
+        handle,
+        "request_changes",
+        RequestChangesInput(
+            approver="ian@example.com", role=Role.INFRASTRUCTURE, reason_code=ReasonCode.PROD_COST_OVER_BUDGET
+        ),
+    )
+    assert view.stage is Stage.POC
+    assert view.findings == []  # stale findings are not shown outside the review that raised them
+
+    await update(handle, "submit_poc_results", SubmitPocResultsInput(actor=SUBMITTER, metrics={"auc": 0.9}))
+    await update(handle, "approve", ApproveInput(approver="bob@example.com", role=Role.BUSINESS_OWNER))
+    await update(
+        handle,
+        "waive_finding",
+        WaiveFindingInput(approver="ian@example.com", role=Role.INFRASTRUCTURE, finding_id="F-1", justification="ok"),
+    )
+    await update(handle, "approve", ApproveInput(approver="ian@example.com", role=Role.INFRASTRUCTURE))
+    await update(handle, "approve", ApproveInput(approver="olga@example.com", role=Role.IT_OPERATIONS))
+    await update(handle, "approve", ApproveInput(approver="beth@example.com", role=Role.BUSINESS_OWNER))
+    final = await handle.result()
+    assert final.stage is Stage.PRODUCTION
+    assert final.hold is None
