@@ -41,6 +41,22 @@ class PocSandboxPolicy(BaseModel):
     budget_usd: float = Field(default=20_000, ge=0)
 
 
+class EscalationLevel(BaseModel):
+    """One rung of the escalation ladder: when a stall has lasted this many SLAs, open a ticket to ``notify``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    after_sla_multiple: float = Field(gt=0)
+    notify: str = Field(pattern="^(owner|sponsor|portfolio)$")
+
+
+def _default_ladder() -> list[EscalationLevel]:
+    return [
+        EscalationLevel(after_sla_multiple=1, notify="owner"),
+        EscalationLevel(after_sla_multiple=2, notify="sponsor"),
+    ]
+
+
 class Policy(BaseModel):
     """One version of the gate policy. Each initiative is pinned to the version it started under."""
 
@@ -52,6 +68,7 @@ class Policy(BaseModel):
     risk_quorum: dict[RiskTier, dict[Stage, list[Role]]] = Field(default_factory=dict)
     it_standards: ItStandards
     poc_sandbox: PocSandboxPolicy = PocSandboxPolicy()
+    escalation: list[EscalationLevel] = Field(default_factory=_default_ladder)
 
     def required_roles(self, stage: Stage, risk_tier: RiskTier) -> list[Role]:
         """Roles whose approval closes ``stage`` for an initiative of ``risk_tier``, in a stable order."""
