@@ -11,7 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from db.queries import sql
-from schemas.integrations import DeprovisionInput, ProvisionInput, Resource, ResourceRef
+from schemas.integrations import DeprovisionInput, ProvisionInput, RenewInput, Resource, ResourceRef
 
 
 class Provisioner(Protocol):
@@ -23,6 +23,10 @@ class Provisioner(Protocol):
 
     async def deprovision(self, inp: DeprovisionInput) -> Resource:
         """Tear it down; tearing down twice is harmless."""
+        ...
+
+    async def renew(self, inp: RenewInput) -> Resource:
+        """Extend the resource's time to live from now."""
         ...
 
 
@@ -62,6 +66,15 @@ class BuiltinProvisioner:
             raise ApplicationError(msg, type="ResourceNotFound", non_retryable=True)
         return Resource.model_validate(dict(row))
 
+    async def renew(self, inp: RenewInput) -> Resource:
+        """Push the expiry ``ttl_seconds`` from now."""
+        expires = datetime.now(UTC) + timedelta(seconds=inp.ttl_seconds)
+        row = await self._pool.fetchrow(sql("resource_renew"), inp.ref, expires)
+        if row is None:
+            msg = f"no resource {inp.ref}"
+            raise ApplicationError(msg, type="ResourceNotFound", non_retryable=True)
+        return Resource.model_validate(dict(row))
+
 
 class ProvisioningActivities:
     """Activities over whichever provisioner the worker was built with."""
@@ -81,6 +94,13 @@ class ProvisioningActivities:
         """Deprovision an environment."""
         resource = await self._provisioner.deprovision(inp)
         activity.logger.info("deprovisioned", extra={"ref": resource.ref})
+        return resource
+
+    @activity.defn(name="renew_resource")
+    async def renew_resource(self, inp: RenewInput) -> Resource:
+        """Extend an environment's time to live."""
+        resource = await self._provisioner.renew(inp)
+        activity.logger.info("renewed", extra={"ref": resource.ref, "ttl_seconds": inp.ttl_seconds})
         return resource
 
     @activity.defn(name="check_health")

@@ -61,7 +61,15 @@ async def _apply_intervals(conn: Conn, event: LifecycleEvent) -> None:
         await conn.execute(
             sql("close_interval"), event.initiative_id, event.stage.value, event.occurred_at, outcome, reason
         )
+    elif event.kind is EventKind.STALLED:
+        await conn.execute(sql("interval_stalled"), event.initiative_id, event.stage.value, reason)
+    elif event.kind is EventKind.STALL_CLEARED:
+        seconds = float(event.data.get("stalled_seconds", 0))
+        await conn.execute(sql("interval_stall_time"), event.initiative_id, event.stage.value, seconds)
     elif event.kind is EventKind.SCRAPPED:
+        seconds = float(event.data.get("stalled_seconds", 0))
+        if seconds:
+            await conn.execute(sql("interval_stall_time"), event.initiative_id, event.stage.value, seconds)
         await conn.execute(
             sql("close_interval"), event.initiative_id, event.stage.value, event.occurred_at, "scrapped", reason
         )

@@ -36,6 +36,10 @@ class EventKind(StrEnum):
     BLOCKER_REPORTED = "blocker_reported"
     HELD = "held"
     RESUMED = "resumed"
+    STALLED = "stalled"
+    ESCALATED = "escalated"
+    STALL_CLEARED = "stall_cleared"
+    SANDBOX_RENEWED = "sandbox_renewed"
 
 
 class LifecycleEvent(BaseModel):

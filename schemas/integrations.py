@@ -73,6 +73,15 @@ class ResourceRef(BaseModel):
     ref: str
 
 
+class RenewInput(BaseModel):
+    """Extend a resource's time to live (the PoC sandbox, while the PoC is active)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ref: str
+    ttl_seconds: int
+
+
 class DeprovisionInput(BaseModel):
     """Tear an environment down."""
 

@@ -46,7 +46,7 @@ class EscalationLevel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    after_sla_multiple: float = Field(gt=0)
+    after_sla_multiple: float = Field(ge=1)
     notify: str = Field(pattern="^(owner|sponsor|portfolio)$")
 
 

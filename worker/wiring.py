@@ -33,6 +33,7 @@ def build_activities(pool: asyncpg.Pool) -> list[Callable[..., Any]]:
         ticketing.close_ticket,
         provisioning.provision,
         provisioning.deprovision,
+        provisioning.renew_resource,
         provisioning.check_health,
     ]
 

@@ -82,6 +82,7 @@ class InitiativeWorkflow(InitiativeStages):
         self._approvals.append(
             Approval(approver=inp.approver, role=inp.role, comment=inp.comment, at=workflow.now().isoformat())
         )
+        self._progress = True
         seq = self._emit(
             EventKind.APPROVED,
             actor=inp.approver,
@@ -127,6 +128,7 @@ class InitiativeWorkflow(InitiativeStages):
     )
     async def request_changes(self, inp: RequestChangesInput) -> InitiativeStatusView:
         """Record a send-back; ``run`` moves the initiative to the previous stage."""
+        self._progress = True
         seq = self._emit(
             EventKind.CHANGES_REQUESTED,
             actor=inp.approver,
@@ -156,6 +158,7 @@ class InitiativeWorkflow(InitiativeStages):
             at=workflow.now().isoformat(),
         )
         self._poc_spend += inp.spend_usd
+        self._progress = True
         seq = self._emit(
             EventKind.POC_RESULTS_SUBMITTED,
             actor=inp.actor,
@@ -185,6 +188,7 @@ class InitiativeWorkflow(InitiativeStages):
         """Record a waiver: the finding no longer blocks the gate; the waiver is audited."""
         finding = self._gate().finding(inp.finding_id)
         self._close_finding(inp.finding_id, FindingStatus.WAIVED, inp.approver, inp.justification)
+        self._progress = True
         seq = self._emit(
             EventKind.FINDING_WAIVED,
             actor=inp.approver,
@@ -207,6 +211,7 @@ class InitiativeWorkflow(InitiativeStages):
         """Record a resolution: the finding no longer blocks the gate."""
         finding = self._gate().finding(inp.finding_id)
         self._close_finding(inp.finding_id, FindingStatus.RESOLVED, inp.actor, inp.evidence)
+        self._progress = True
         seq = self._emit(
             EventKind.FINDING_RESOLVED,
             actor=inp.actor,

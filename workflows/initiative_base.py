@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
         Ticket,
     )
     from schemas.stages import InitiativeStatus, Role, Stage
-    from schemas.status import InitiativeStatusView, PocEvaluation
+    from schemas.status import InitiativeStatusView, PocEvaluation, Stall
     from schemas.taxonomy import ReasonCode
     from workflows import activity_names as act
     from workflows import search_attributes as sa
@@ -87,6 +87,13 @@ class InitiativeBase:
         self._signoff_ticket: Ticket | None = None
         self._rollout_task: asyncio.Task[RolloutResult] | None = None
         self._rollout_result: RolloutResult | None = None
+        # SLA clock (see workflows/stalls.py): restarts on stage entry and when a stall clears.
+        self._clock_start: datetime = workflow.now()
+        self._stall: Stall | None = None
+        self._escalations: list[Ticket] = []
+        self._progress = False
+        self._timers = False
+        self._sandbox_renew_at: datetime | None = None
 
     # ------------------------------------------------------------------ derived state
 
@@ -126,6 +133,8 @@ class InitiativeBase:
             return InitiativeStatus.SCRAPPED
         if self._hold is not None:
             return InitiativeStatus.ON_HOLD
+        if self._stall is not None:
+            return InitiativeStatus.STALLED
         return InitiativeStatus.ACTIVE
 
     def _sla_due(self) -> datetime | None:
@@ -133,7 +142,7 @@ class InitiativeBase:
         stage_policy = self._policy.stages.get(self._stage)
         if stage_policy is None or self._hold is not None or self._stage.is_terminal:
             return None
-        return self._stage_entered_at + stage_policy.sla + self._held_in_stage
+        return self._clock_start + stage_policy.sla + self._held_in_stage
 
     def _view(self) -> InitiativeStatusView:
         spec = self._inp.spec
@@ -162,6 +171,7 @@ class InitiativeBase:
             hold=self._hold,
             blocker=self._blocker,
             sla_due_at=due.isoformat() if due else None,
+            stall=self._stall,
         )
 
     def _snapshot(self) -> InitiativeSnapshot:
@@ -237,7 +247,7 @@ class InitiativeBase:
                 sa.INITIATIVE_STAGE.value_set(self._stage.value),
                 sa.AWAITING_ROLES.value_set([r.value for r in awaiting]),
                 sa.STAGE_ENTERED_AT.value_set(self._stage_entered_at),
-                sa.STALLED.value_set(False),  # noqa: FBT003 - the SDK's setter takes the value positionally
+                sa.STALLED.value_set(self._stall is not None),
             ]
         )
         workflow.set_current_details(render_details(self._view(), awaiting, self._inp.roster, workflow.now()))
@@ -277,7 +287,7 @@ class InitiativeBase:
         self._emit(EventKind.SANDBOX_DEPROVISIONED, detail=why, data={"ref": resource.ref})
         self._sandbox = None
 
-    async def _open_ticket(self, kind: str, title: str) -> Ticket:
+    async def _open_ticket(self, kind: str, title: str, body: str = "") -> Ticket:
         ticket: Ticket = await workflow.execute_activity(
             act.OPEN_TICKET,
             OpenTicketInput(
@@ -285,6 +295,7 @@ class InitiativeBase:
                 idempotency_key=f"{self._workflow_id}/{kind}/{self._seq}",
                 kind=kind,
                 title=title,
+                body=body,
             ),
             result_type=Ticket,
             start_to_close_timeout=timedelta(minutes=2),
@@ -292,14 +303,17 @@ class InitiativeBase:
         )
         return ticket
 
-    async def _close_signoff(self, outcome: str, comment: str) -> None:
-        if self._signoff_ticket is None:
-            return
+    async def _close_ticket(self, ticket: Ticket, outcome: str, comment: str) -> None:
         await workflow.execute_activity(
             act.CLOSE_TICKET,
-            CloseTicketInput(ref=self._signoff_ticket.ref, outcome=outcome, comment=comment),
+            CloseTicketInput(ref=ticket.ref, outcome=outcome, comment=comment),
             result_type=Ticket,
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=INTEGRATION_RETRY,
         )
+
+    async def _close_signoff(self, outcome: str, comment: str) -> None:
+        if self._signoff_ticket is None:
+            return
+        await self._close_ticket(self._signoff_ticket, outcome, comment)
         self._signoff_ticket = None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import contextlib
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -13,26 +14,33 @@ with workflow.unsafe.imports_passed_through():
     from schemas.contract import ROLLOUT_WORKFLOW
     from schemas.events import EventKind
     from schemas.findings import AssessInfrastructureInput, AssessInfrastructureResult
-    from schemas.integrations import ProvisionInput, Resource, RolloutInput, RolloutResult
+    from schemas.integrations import ProvisionInput, RenewInput, Resource, RolloutInput, RolloutResult
     from schemas.stages import Stage, next_stage
+    from schemas.status import Stall
     from schemas.taxonomy import ReasonCode
     from workflows import activity_names as act
     from workflows.gates import previous_stage
     from workflows.initiative_base import INTEGRATION_RETRY, InitiativeBase
+    from workflows.stalls import Deadline, derive_stall_reason, next_deadline
 
 
 class InitiativeStages(InitiativeBase):
     """How ``run`` moves an initiative between stages."""
 
     async def _walk(self) -> None:
-        """Process decisions until the initiative reaches a terminal stage."""
+        """Process decisions and clocks until the initiative reaches a terminal stage."""
+        # Initiatives started before SLA timers existed keep running without them (replay-safe).
+        self._timers = workflow.patched("sla-timers")
         await self._flush()
         self._publish()
         while not self._stage.is_terminal:
-            await workflow.wait_condition(self._has_work)
+            await self._wait_for_work()
             # Every decision up to here is evaluated in this pass; later ones wait for the next.
             upto = self._seq
             await self._flush()
+            if self._progress or (self._stage is Stage.ROLLOUT and self._rollout_result is not None):
+                self._progress = False
+                await self._clear_stall()
             if self._ending is not None:
                 await self._end_scrapped()
             elif self._send_back is not None:
@@ -41,10 +49,136 @@ class InitiativeStages(InitiativeBase):
                 await self._after_rollout(self._rollout_result)
             elif self._gate().closed:
                 await self._advance()
+            elif self._timers:
+                await self._on_clock()
             await self._record()
             self._settled_seq = max(self._settled_seq, upto)
         # Terminal: everything is recorded and no decision is accepted any more.
         self._settled_seq = self._seq
+
+    def _deadline(self) -> Deadline | None:
+        if not self._timers or self._hold is not None or self._stage.is_terminal:
+            return None
+        deadline = next_deadline(
+            stage_policy=self._policy.stages.get(self._stage),
+            ladder=self._policy.escalation,
+            clock_start=self._clock_start,
+            held=self._held_in_stage,
+            stalled=self._stall is not None,
+            escalation_level=self._stall.escalation_level if self._stall else 0,
+        )
+        if self._sandbox_renew_at is not None and (deadline is None or self._sandbox_renew_at < deadline.at):
+            return Deadline(self._sandbox_renew_at, "renew")
+        return deadline
+
+    async def _wait_for_work(self) -> None:
+        deadline = self._deadline()
+        if deadline is None:
+            await workflow.wait_condition(self._has_work)
+            return
+        timeout = max(deadline.at - workflow.now(), timedelta())
+        with contextlib.suppress(TimeoutError):  # a deadline that passes is handled by _on_clock
+            await workflow.wait_condition(self._has_work, timeout=timeout, timeout_summary=f"{deadline.kind} deadline")
+
+    async def _on_clock(self) -> None:
+        """Fire every deadline that is due: renew the sandbox, stall, escalate, abandon."""
+        while (deadline := self._deadline()) is not None and deadline.at <= workflow.now():
+            if deadline.kind == "renew":
+                await self._renew_sandbox()
+            elif deadline.kind == "stall":
+                self._begin_stall()
+            elif deadline.kind == "escalate":
+                await self._escalate()
+            else:
+                self._abandon()
+                return
+
+    def _begin_stall(self) -> None:
+        reason = derive_stall_reason(self._gate(), self._poc, self._blocker, self._inp.roster)
+        self._stall = Stall(
+            reason_code=reason.code,
+            detail=reason.detail,
+            since=workflow.now().isoformat(),
+            owners=list(reason.owners),
+        )
+        self._emit(EventKind.STALLED, reason_code=reason.code, detail=reason.detail, data=dict(reason.data))
+        workflow.logger.warning("stage stalled", extra={"stage": self._stage.value, "reason": reason.code.value})
+
+    async def _escalate(self) -> None:
+        assert self._stall is not None
+        rungs = sorted(self._policy.escalation, key=lambda r: r.after_sla_multiple)
+        level = self._stall.escalation_level + 1
+        rung = rungs[level - 1]
+        to = {
+            "owner": list(self._stall.owners),
+            "sponsor": [self._inp.spec.sponsor],
+            "portfolio": self._inp.roster.get("portfolio", []),
+        }[rung.notify]
+        title = f"Escalation L{level}: {self._inp.spec.title} stalled in {self._stage.value}"
+        ticket = await self._open_ticket(
+            "escalation",
+            title,
+            body=f"{self._stall.reason_code.value}: {self._stall.detail}. To: {', '.join(to) or rung.notify}",
+        )
+        self._escalations.append(ticket)
+        self._stall = self._stall.model_copy(
+            update={"escalation_level": level, "tickets": [*self._stall.tickets, ticket.ref]}
+        )
+        self._emit(
+            EventKind.ESCALATED,
+            reason_code=self._stall.reason_code,
+            detail=f"escalated to {rung.notify}: {', '.join(to)}",
+            data={"level": level, "ticket": ticket.ref, "notify": rung.notify, "to": to},
+        )
+
+    def _stalled_seconds(self) -> float:
+        if self._stall is None:
+            return 0.0
+        return (workflow.now() - datetime.fromisoformat(self._stall.since)).total_seconds()
+
+    async def _clear_stall(self) -> None:
+        """Progress on the gate: the stall ends and the stage's clock starts again."""
+        if self._stall is None:
+            return
+        stalled = self._stalled_seconds()
+        self._emit(
+            EventKind.STALL_CLEARED,
+            reason_code=self._stall.reason_code,
+            detail=f"stalled for {stalled:.0f}s",
+            data={"stalled_seconds": stalled, "escalation_level": self._stall.escalation_level},
+        )
+        self._stall = None
+        self._clock_start = workflow.now()
+        self._held_in_stage = timedelta()
+        await self._close_escalations("done", "progress on the gate")
+
+    async def _close_escalations(self, outcome: str, comment: str) -> None:
+        for ticket in self._escalations:
+            await self._close_ticket(ticket, outcome, comment)
+        self._escalations = []
+
+    def _abandon(self) -> None:
+        stall = self._stall
+        last = f"{stall.reason_code.value} ({stall.detail})" if stall else "no progress"
+        detail = f"abandoned after {self._stage.value} stalled: {last}"
+        self._ending = (EventKind.SCRAPPED, "liftoff", None, ReasonCode.ABANDONED, detail, False)
+        workflow.logger.warning("initiative abandoned", extra={"stage": self._stage.value})
+
+    async def _renew_sandbox(self) -> None:
+        sandbox = self._sandbox
+        if sandbox is None:
+            self._sandbox_renew_at = None
+            return
+        ttl = self._policy.poc_sandbox.ttl
+        renewed: Resource = await workflow.execute_activity(
+            act.RENEW_RESOURCE,
+            RenewInput(ref=sandbox.ref, ttl_seconds=int(ttl.total_seconds())),
+            result_type=Resource,
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=INTEGRATION_RETRY,
+        )
+        self._sandbox_renew_at = workflow.now() + ttl / 2
+        self._emit(EventKind.SANDBOX_RENEWED, data={"ref": renewed.ref, "ttl_seconds": int(ttl.total_seconds())})
 
     def _has_work(self) -> bool:
         return (
@@ -59,6 +193,7 @@ class InitiativeStages(InitiativeBase):
     async def _enter(self, stage: Stage) -> None:
         self._stage = stage
         self._stage_entered_at = workflow.now()
+        self._clock_start = self._stage_entered_at
         self._held_in_stage = timedelta()
         self._approvals = []
         self._blocker = None  # a blocker belongs to the stage it was reported in
@@ -114,6 +249,8 @@ class InitiativeStages(InitiativeBase):
                 retry_policy=INTEGRATION_RETRY,
             )
             self._emit(EventKind.SANDBOX_PROVISIONED, data={"ref": self._sandbox.ref})
+            if self._timers:
+                self._sandbox_renew_at = workflow.now() + sandbox.ttl / 2
         elif stage is Stage.INFRA_REVIEW:
             self._assessing = True
             result = await workflow.execute_activity(
@@ -217,6 +354,9 @@ class InitiativeStages(InitiativeBase):
                 workflow.logger.info("rollout cancelled for scrap")
         await self._release_sandbox("initiative scrapped")
         await self._close_signoff("cancelled", f"initiative scrapped: {reason.value}")
+        await self._close_escalations("cancelled", f"initiative scrapped: {reason.value}")
+        stalled = self._stalled_seconds()
+        self._stall = None
         leaving = self._stage
         self._reason, self._reason_detail = reason, detail
         self._hold = None
@@ -229,7 +369,7 @@ class InitiativeStages(InitiativeBase):
             reason_code=reason,
             detail=detail,
             stage=leaving,
-            data={"via": kind.value},
+            data={"via": kind.value, "stalled_seconds": stalled} if stalled else {"via": kind.value},
             verified=verified,
         )
         workflow.logger.info("initiative scrapped", extra={"reason": reason.value, "stage": leaving.value})
