@@ -252,3 +252,51 @@ async def test_web_ui_decision_with_a_signed_token(tmp_path: Path) -> None:
         assert view["approvals"] == []
     finally:
         assert await stack.stop() == 0
+
+
+async def test_fast_policy_stalls_and_abandons_in_seconds(tmp_path: Path) -> None:
+    """A policy file overriding one stage's timings makes a stall happen in wall-clock seconds."""
+    policy = tmp_path / "fast.yaml"
+    policy.write_text("stages:\n  proposed: {sla: PT3S, abandon_after: PT9S}\n", encoding="utf-8")
+    stack = await start_dev(tmp_path / "fast", LIFTOFF_POLICY_FILE=str(policy))
+    scripts = Path(sysconfig.get_path("scripts"))
+    try:
+        async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
+            iid = (await http.post("/v1/initiatives", json=submission(), headers=stack.auth("alice"))).json()["id"]
+            for _ in range(150):
+                view = (await http.get(f"/v1/initiatives/{iid}", headers=stack.auth("vic"))).json()
+                if view["status"] == "stalled":
+                    break
+                await asyncio.sleep(0.1)
+            assert view["status"] == "stalled"
+            assert view["stall"]["reason_code"] == "APPROVAL_PENDING"
+            assert view["stall"]["escalation_level"] == 1
+            assert view["stall"]["since"]
+
+            code, out = await _run(
+                str(scripts / "temporal"),
+                "workflow",
+                "list",
+                "--address",
+                stack.temporal_address,
+                "--query",
+                "Stalled=true",
+                "--output",
+                "json",
+            )
+            assert code == 0, out
+            assert f"initiative-{iid}" in out
+
+            for _ in range(200):
+                view = (await http.get(f"/v1/initiatives/{iid}", headers=stack.auth("vic"))).json()
+                if view["stage"] == "scrapped":
+                    break
+                await asyncio.sleep(0.1)
+            assert (view["stage"], view["reason_code"]) == ("scrapped", "ABANDONED")
+            events = (await http.get(f"/v1/initiatives/{iid}/events", headers=stack.auth("vic"))).json()["events"]
+            kinds = [(e["kind"], e["reason_code"]) for e in events]
+            assert ("stalled", "APPROVAL_PENDING") in kinds
+            assert ("escalated", "APPROVAL_PENDING") in kinds
+            assert kinds[-1] == ("scrapped", "ABANDONED")
+    finally:
+        assert await stack.stop() == 0
