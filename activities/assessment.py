@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from schemas.findings import AssessInfrastructureInput, AssessInfrastructureResult, Finding
+from schemas.assessment import AssessInfrastructureInput, AssessInfrastructureResult
+from schemas.findings import Finding
 from schemas.taxonomy import ReasonCode
 
 

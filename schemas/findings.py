@@ -6,8 +6,6 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.initiative import InitiativeSpec
-from schemas.policy import ItStandards
 from schemas.taxonomy import ReasonCode
 
 
@@ -32,21 +30,3 @@ class Finding(BaseModel):
     reason_code: ReasonCode
     closed_by: str | None = None
     note: str = ""
-
-
-class AssessInfrastructureInput(BaseModel):
-    """What the assessment activity checks, and against which standards."""
-
-    model_config = ConfigDict(frozen=True)
-
-    initiative_id: str
-    spec: InitiativeSpec
-    standards: ItStandards
-
-
-class AssessInfrastructureResult(BaseModel):
-    """Findings in a stable order, ids ``F-1``, ``F-2`` and so on."""
-
-    model_config = ConfigDict(frozen=True)
-
-    findings: list[Finding]

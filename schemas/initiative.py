@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from schemas.carried import CarriedState
 from schemas.classification import DataClassification, DeploymentTarget, Procurement, RiskTier
 from schemas.policy import Policy
 
@@ -91,3 +92,7 @@ class StartInitiativeInput(BaseModel):
     policy: Policy
     roster: dict[str, list[str]] = Field(default_factory=dict)
     ui_base_url: str = ""
+    #: Set when the workflow continues as new: the state of the previous run.
+    carried: CarriedState | None = None
+    #: Continue as new once the history has this many events (the server may suggest it earlier).
+    history_limit: int = Field(default=10_000, ge=50)

@@ -46,6 +46,9 @@ class InitiativeWorkflow(InitiativeStages):
     @workflow.init
     def __init__(self, inp: StartInitiativeInput) -> None:
         self._init_state(inp)
+        if inp.carried is not None:
+            self._restore(inp.carried)
+            return
         # The first events exist before any update can be handled, so an update admitted together with
         # the start is ordered after them and is evaluated against the proposed gate.
         self._visited.append(Stage.PROPOSED)
@@ -63,7 +66,16 @@ class InitiativeWorkflow(InitiativeStages):
                 sa.RISK_TIER.value_set(spec.risk_tier.value),
             ]
         )
-        await self._walk()
+        while True:
+            await self._walk()
+            if self._stage.is_terminal:
+                break
+            # The history grew past its limit: let answered updates return, then hand everything to a
+            # fresh run with the same id. A decision arriving meanwhile is processed first.
+            await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self._has_work())
+            if not self._has_work():
+                workflow.logger.info("continuing as new", extra={"run": self._runs, "seq": self._seq})
+                workflow.continue_as_new(inp.model_copy(update={"carried": self._carry()}))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._view()
 

@@ -14,6 +14,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from schemas.carried import CarriedState
     from schemas.contract import DECISION_REFUSED
     from schemas.decisions import Approval, Blocker, Hold
     from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, RecordEventsInput
@@ -94,6 +95,52 @@ class InitiativeBase:
         self._progress = False
         self._timers = False
         self._sandbox_renew_at: datetime | None = None
+        self._runs = 1
+
+    def _carry(self) -> CarriedState:
+        return CarriedState(
+            stage=self._stage,
+            visited=list(self._visited),
+            stage_entered_at=self._stage_entered_at,
+            approvals=list(self._approvals),
+            findings=list(self._findings),
+            poc=self._poc,
+            poc_spend=self._poc_spend,
+            reason=self._reason,
+            reason_detail=self._reason_detail,
+            hold=self._hold,
+            held_in_stage=self._held_in_stage,
+            blocker=self._blocker,
+            seq=self._seq,
+            sandbox=self._sandbox,
+            signoff_ticket=self._signoff_ticket,
+            clock_start=self._clock_start,
+            stall=self._stall,
+            escalations=list(self._escalations),
+            sandbox_renew_at=self._sandbox_renew_at,
+            runs=self._runs + 1,
+        )
+
+    def _restore(self, c: CarriedState) -> None:
+        self._stage = c.stage
+        self._visited = list(c.visited)
+        self._stage_entered_at = c.stage_entered_at
+        self._approvals = list(c.approvals)
+        self._findings = list(c.findings)
+        self._poc = c.poc
+        self._poc_spend = c.poc_spend
+        self._reason, self._reason_detail = c.reason, c.reason_detail
+        self._hold = c.hold
+        self._held_in_stage = c.held_in_stage
+        self._blocker = c.blocker
+        self._seq = self._settled_seq = c.seq
+        self._sandbox = c.sandbox
+        self._signoff_ticket = c.signoff_ticket
+        self._clock_start = c.clock_start
+        self._stall = c.stall
+        self._escalations = list(c.escalations)
+        self._sandbox_renew_at = c.sandbox_renew_at
+        self._runs = c.runs
 
     # ------------------------------------------------------------------ derived state
 

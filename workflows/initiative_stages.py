@@ -11,9 +11,9 @@ from temporalio import workflow
 from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from schemas.assessment import AssessInfrastructureInput, AssessInfrastructureResult
     from schemas.contract import ROLLOUT_WORKFLOW
     from schemas.events import EventKind
-    from schemas.findings import AssessInfrastructureInput, AssessInfrastructureResult
     from schemas.integrations import ProvisionInput, RenewInput, Resource, RolloutInput, RolloutResult
     from schemas.stages import Stage, next_stage
     from schemas.status import Stall
@@ -53,8 +53,17 @@ class InitiativeStages(InitiativeBase):
                 await self._on_clock()
             await self._record()
             self._settled_seq = max(self._settled_seq, upto)
+            if self._should_continue_as_new():
+                return
         # Terminal: everything is recorded and no decision is accepted any more.
         self._settled_seq = self._seq
+
+    def _should_continue_as_new(self) -> bool:
+        """Hand over to a new run when the history is long, at a quiet moment (never mid-rollout)."""
+        if not self._timers or self._stage is Stage.ROLLOUT or self._has_work():
+            return False
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= self._inp.history_limit
 
     def _deadline(self) -> Deadline | None:
         if not self._timers or self._hold is not None or self._stage.is_terminal:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from activities.assessment import assess
+from schemas.assessment import AssessInfrastructureInput
 from schemas.classification import DataClassification, DeploymentTarget
-from schemas.findings import AssessInfrastructureInput, Finding, FindingStatus
+from schemas.findings import Finding, FindingStatus
 from schemas.initiative import InfrastructureSpec, InitiativeSpec
 from schemas.policy import Policy
 from schemas.taxonomy import ReasonCode
