@@ -25,6 +25,10 @@ class Provisioner(Protocol):
         """Tear it down; tearing down twice is harmless."""
         ...
 
+    async def status(self, ref: str) -> Resource:
+        """The environment's current state."""
+        ...
+
     async def renew(self, inp: RenewInput) -> Resource:
         """Extend the resource's time to live from now."""
         ...
@@ -63,6 +67,14 @@ class BuiltinProvisioner:
         row = await self._pool.fetchrow(sql("resource_deprovision"), inp.ref)
         if row is None:
             msg = f"no resource {inp.ref}"
+            raise ApplicationError(msg, type="ResourceNotFound", non_retryable=True)
+        return Resource.model_validate(dict(row))
+
+    async def status(self, ref: str) -> Resource:
+        """Read the environment."""
+        row = await self._pool.fetchrow(sql("resource_get"), ref)
+        if row is None:
+            msg = f"no resource {ref}"
             raise ApplicationError(msg, type="ResourceNotFound", non_retryable=True)
         return Resource.model_validate(dict(row))
 

@@ -21,7 +21,15 @@ class TicketingSystem(Protocol):
         ...
 
     async def close(self, inp: CloseTicketInput) -> Ticket:
-        """Close a ticket with an outcome; closing twice is harmless."""
+        """Close (transition) a ticket with an outcome; closing twice is harmless."""
+        ...
+
+    async def comment(self, ref: str, text: str) -> None:
+        """Add a comment (work note) to a ticket."""
+        ...
+
+    async def get(self, ref: str) -> Ticket:
+        """The ticket's current status (the polling fallback when no webhook comes)."""
         ...
 
 
@@ -49,6 +57,25 @@ class BuiltinTicketing:
         row = await self._pool.fetchrow(sql("ticket_close"), inp.ref, inp.outcome, inp.comment)
         if row is None:
             msg = f"no ticket {inp.ref}"
+            raise ApplicationError(msg, type="TicketNotFound", non_retryable=True)
+        return Ticket.model_validate(dict(row))
+
+    async def comment(self, ref: str, text: str) -> None:
+        """Append a comment."""
+        row = await self._pool.fetchrow(
+            "UPDATE tickets SET comments = comments || jsonb_build_array($2::text) WHERE ref = $1 RETURNING ref",
+            ref,
+            text,
+        )
+        if row is None:
+            msg = f"no ticket {ref}"
+            raise ApplicationError(msg, type="TicketNotFound", non_retryable=True)
+
+    async def get(self, ref: str) -> Ticket:
+        """Read the ticket."""
+        row = await self._pool.fetchrow(sql("ticket_get"), ref)
+        if row is None:
+            msg = f"no ticket {ref}"
             raise ApplicationError(msg, type="TicketNotFound", non_retryable=True)
         return Ticket.model_validate(dict(row))
 

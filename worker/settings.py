@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,28 @@ class Settings(BaseSettings):
             return None
         return self.approval_secret.get_secret_value().encode("utf-8")
 
+    # Integrations (see README, "Integrations"): which adapter, and each adapter's settings.
+    ticketing: Literal["builtin", "jira", "servicenow"] = "builtin"
+    provisioner: Literal["builtin", "kubernetes", "webhook"] = "builtin"
+    jira_url: str | None = None
+    jira_email: str | None = None
+    jira_api_token: SecretStr | None = None
+    jira_project: str | None = None
+    jira_issue_type: str = "Task"
+    jira_webhook_secret: SecretStr | None = None
+    servicenow_url: str | None = None
+    servicenow_user: str | None = None
+    servicenow_password: SecretStr | None = None
+    servicenow_token: SecretStr | None = None
+    servicenow_change_table: str = "change_request"
+    servicenow_escalation_table: str = "incident"
+    servicenow_webhook_secret: SecretStr | None = None
+    k8s_api_url: str | None = None
+    k8s_token: SecretStr | None = None
+    k8s_ca_file: Path | None = None
+    k8s_insecure: bool = False
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
     log_level: str = "INFO"
     log_format: str = Field(default="console", pattern="^(console|json)$")
 

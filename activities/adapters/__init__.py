@@ -1,0 +1,1 @@
+"""Adapters to outside systems: ticketing (Jira, ServiceNow) and provisioning (Kubernetes, webhook)."""
