@@ -26,12 +26,12 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:  # noqa: ANN401 - any ASGI app
+async def serve(app: Any) -> AsyncIterator[str]:
     """Serve ``app`` on 127.0.0.1 and yield its base URL (``http://127.0.0.1:PORT``)."""
     port = free_port()
     server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
     task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+    while not server.started:
         if task.done():
             await task
         await asyncio.sleep(0.01)
