@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import asyncpg
+import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -91,8 +92,9 @@ class BuiltinProvisioner:
 class ProvisioningActivities:
     """Activities over whichever provisioner the worker was built with."""
 
-    def __init__(self, provisioner: Provisioner) -> None:
+    def __init__(self, provisioner: Provisioner, *, health_url: str | None = None) -> None:
         self._provisioner = provisioner
+        self._health_url = health_url
 
     @activity.defn(name="provision")
     async def provision(self, inp: ProvisionInput) -> Resource:
@@ -117,6 +119,27 @@ class ProvisioningActivities:
 
     @activity.defn(name="check_health")
     async def check_health(self, inp: ResourceRef) -> bool:
-        """Canary health check of a provisioned environment (built-in: ready means healthy)."""
-        activity.logger.info("canary health check", extra={"ref": inp.ref})
-        return True
+        """Canary health check: the configured health URL answers 2xx, else the provisioner reports it ready."""
+        if self._health_url:
+            url = self._health_url.format(ref=inp.ref)
+            try:
+                async with httpx.AsyncClient(timeout=10) as client:
+                    response = await client.get(url)
+            except httpx.HTTPError as err:
+                activity.logger.warning("canary unreachable", extra={"ref": inp.ref, "error": type(err).__name__})
+                return False
+            healthy = response.is_success
+        else:
+            healthy = (await self._provisioner.status(inp.ref)).status in {"ready", "live"}
+        activity.logger.info("canary health check", extra={"ref": inp.ref, "healthy": healthy})
+        return healthy
+
+    @activity.defn(name="promote_release")
+    async def promote_release(self, inp: ResourceRef) -> Resource:
+        """Promote the canary: the environment must still be ready; it then takes production traffic."""
+        resource = await self._provisioner.status(inp.ref)
+        if resource.status not in {"ready", "live"}:
+            msg = f"environment {inp.ref} is {resource.status}, not ready to promote"
+            raise ApplicationError(msg, type="PromotionFailed", non_retryable=True)
+        activity.logger.info("promoted", extra={"ref": inp.ref})
+        return resource

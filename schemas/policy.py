@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -69,6 +70,8 @@ class Policy(BaseModel):
     it_standards: ItStandards
     poc_sandbox: PocSandboxPolicy = PocSandboxPolicy()
     escalation: list[EscalationLevel] = Field(default_factory=_default_ladder)
+    #: What a failed rollout does: send the initiative back to IT sign-off, or scrap it.
+    rollout_failure: Literal["send_back", "scrap"] = "send_back"
 
     def required_roles(self, stage: Stage, risk_tier: RiskTier) -> list[Role]:
         """Roles whose approval closes ``stage`` for an initiative of ``risk_tier``, in a stable order."""

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     k8s_insecure: bool = False
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    canary_url: str | None = Field(
+        default=None, description="health URL checked before promotion; {ref} is the environment's reference"
+    )
     log_level: str = "INFO"
     log_format: str = Field(default="console", pattern="^(console|json)$")
 

@@ -35,6 +35,7 @@ def build_activities(pool: asyncpg.Pool) -> list[Callable[..., Any]]:
         provisioning.deprovision,
         provisioning.renew_resource,
         provisioning.check_health,
+        provisioning.promote_release,
     ]
 
 

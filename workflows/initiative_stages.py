@@ -349,6 +349,9 @@ class InitiativeStages(InitiativeBase):
         self._emit(
             EventKind.ROLLOUT_FAILED, reason_code=reason, detail=result.detail, data={"compensated": result.compensated}
         )
+        if self._policy.rollout_failure == "scrap":
+            self._ending = (EventKind.SCRAPPED, "liftoff", None, reason, f"rollout failed: {result.detail}", False)
+            return
         self._emit(EventKind.STAGE_LEFT, reason_code=reason, data={"outcome": "sent_back"})
         await self._enter(Stage.IT_SIGNOFF)
 

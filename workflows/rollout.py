@@ -109,6 +109,14 @@ class RolloutWorkflow:
             if not healthy:
                 raise ApplicationError("canary health check failed", type="CanaryFailed", non_retryable=True)
             workflow.logger.info("canary healthy; promoting", extra={"resource": resource_ref})
+            if workflow.patched("rollout-promote"):
+                await workflow.execute_activity(
+                    act.PROMOTE,
+                    ResourceRef(ref=resource_ref),
+                    result_type=Resource,
+                    start_to_close_timeout=STEP_TIMEOUT,
+                    retry_policy=RETRY,
+                )
             await self._close(change_ref, "done", "rolled out to production")
             return RolloutResult(succeeded=True, change_ticket=change_ref, resource=resource_ref)
         except (ActivityError, ApplicationError, asyncio.CancelledError) as err:

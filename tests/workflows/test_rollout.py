@@ -102,3 +102,26 @@ async def test_failed_rollout_compensates_and_returns_to_it_signoff(
 async def _change_ref(pool: asyncpg.Pool, initiative_id: str) -> str:
     ref: str = await pool.fetchval("SELECT ref FROM tickets WHERE initiative_id=$1 AND kind='change'", initiative_id)
     return ref
+
+
+async def test_policy_can_scrap_after_a_failed_rollout(client: Client, pool: asyncpg.Pool, policy: Policy) -> None:
+    queue = f"test-{uuid.uuid4()}"
+    scrapping = policy.model_copy(update={"rollout_failure": "scrap"})
+    async with _worker_without_production_capacity(client, pool, queue):
+        inp = make_start(scrapping)
+        handle = await start(client, queue, inp)
+        await update(handle, "approve", ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO))
+        await update(handle, "submit_poc_results", SubmitPocResultsInput(actor=SUBMITTER, metrics={"auc": 0.9}))
+        await update(handle, "approve", ApproveInput(approver="bob@example.com", role=Role.BUSINESS_OWNER))
+        await update(handle, "approve", ApproveInput(approver="ian@example.com", role=Role.INFRASTRUCTURE))
+        await update(handle, "approve", ApproveInput(approver="olga@example.com", role=Role.IT_OPERATIONS))
+        await update(handle, "approve", ApproveInput(approver="beth@example.com", role=Role.BUSINESS_OWNER))
+        final = await handle.result()
+    assert final.stage is Stage.SCRAPPED
+    assert final.reason_code is not None
+    assert final.reason_code.value == "CAPACITY_QUOTA_UNAVAILABLE"
+    assert final.reason_detail.startswith("rollout failed: ")
+    scrapped_in = await pool.fetchval(
+        "SELECT stage FROM lifecycle_events WHERE initiative_id=$1 AND kind='scrapped'", inp.initiative_id
+    )
+    assert scrapped_in == "rollout"
