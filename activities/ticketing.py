@@ -10,7 +10,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from db.queries import sql
-from schemas.integrations import CloseTicketInput, OpenTicketInput, Ticket
+from schemas.integrations import CloseTicketInput, OpenTicketInput, ResourceRef, Ticket
 
 
 class TicketingSystem(Protocol):
@@ -92,6 +92,11 @@ class TicketingActivities:
         ticket = await self._system.open(inp)
         activity.logger.info("ticket opened", extra={"ref": ticket.ref, "kind": inp.kind})
         return ticket
+
+    @activity.defn(name="get_ticket")
+    async def get_ticket(self, inp: ResourceRef) -> Ticket:
+        """Read a ticket's state (the polling fallback when no webhook arrives)."""
+        return await self._system.get(inp.ref)
 
     @activity.defn(name="close_ticket")
     async def close_ticket(self, inp: CloseTicketInput) -> Ticket:

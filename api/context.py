@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import asyncpg
@@ -27,6 +27,8 @@ class ApiContext:
     namespace: str = "default"
     approval_secret: bytes | None = None
     approval_token_ttl_seconds: int = 900
+    #: Shared secrets of the ticket webhooks, by system ("jira", "servicenow"); absent = disabled.
+    webhook_secrets: dict[str, bytes] = field(default_factory=dict)
 
     def ui_link(self, workflow_id: str) -> str:
         """The initiative's page in the Temporal Web UI."""

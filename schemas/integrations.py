@@ -102,6 +102,19 @@ class RolloutInput(BaseModel):
     gpu_count: int = 0
     storage_tb: float = 0
     budget_usd: float = 0
+    #: Wait for the change ticket to be approved (webhook or poll) before provisioning production.
+    await_change_approval: bool = False
+    change_poll_seconds: int = 300
+
+
+class ChangeDecisionInput(BaseModel):
+    """The change board's decision on the rollout's change ticket (from a ticket webhook or a poll)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    approved: bool
+    actor: str
+    detail: str = ""
 
 
 class RolloutResult(BaseModel):

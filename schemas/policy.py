@@ -72,6 +72,9 @@ class Policy(BaseModel):
     escalation: list[EscalationLevel] = Field(default_factory=_default_ladder)
     #: What a failed rollout does: send the initiative back to IT sign-off, or scrap it.
     rollout_failure: Literal["send_back", "scrap"] = "send_back"
+    #: Wait for the change ticket's approval (ticket webhook, or polling its state) before provisioning.
+    change_approval: bool = False
+    change_poll_interval: timedelta = timedelta(minutes=5)
 
     def required_roles(self, stage: Stage, risk_tier: RiskTier) -> list[Role]:
         """Roles whose approval closes ``stage`` for an initiative of ``risk_tier``, in a stable order."""

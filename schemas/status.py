@@ -66,3 +66,4 @@ class InitiativeStatusView(BaseModel):
     blocker: Blocker | None = None
     sla_due_at: str | None = None
     stall: Stall | None = None
+    rollout_workflow_id: str | None = None

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-TAXONOMY_VERSION = "2026.1"
+TAXONOMY_VERSION = "2026.2"
 
 
 class ReasonFamily(StrEnum):
@@ -54,6 +54,7 @@ class ReasonCode(StrEnum):
     PRIVACY_IMPACT_UNRESOLVED = "PRIVACY_IMPACT_UNRESOLVED"
     # ORGANISATION
     APPROVAL_PENDING = "APPROVAL_PENDING"
+    CHANGE_REJECTED = "CHANGE_REJECTED"
     SKILLS_UNAVAILABLE = "SKILLS_UNAVAILABLE"
     OWNERSHIP_UNCLEAR = "OWNERSHIP_UNCLEAR"
     ABANDONED = "ABANDONED"
@@ -128,6 +129,9 @@ TAXONOMY: dict[ReasonCode, ReasonInfo] = {
             description="Privacy impact assessment unresolved",
         ),
         ReasonInfo(code=_C.APPROVAL_PENDING, family=_F.ORGANISATION, description="Waiting for approvers"),
+        ReasonInfo(
+            code=_C.CHANGE_REJECTED, family=_F.ORGANISATION, description="Change request rejected by the change board"
+        ),
         ReasonInfo(code=_C.SKILLS_UNAVAILABLE, family=_F.ORGANISATION, description="People with the skills missing"),
         ReasonInfo(code=_C.OWNERSHIP_UNCLEAR, family=_F.ORGANISATION, description="No clear owner"),
         ReasonInfo(code=_C.ABANDONED, family=_F.ORGANISATION, description="Abandoned after a long stall"),

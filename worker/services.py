@@ -40,6 +40,14 @@ def build_api_server(
         namespace=settings.temporal_namespace,
         approval_secret=settings.approval_secret_bytes(),
         approval_token_ttl_seconds=settings.approval_token_ttl_seconds,
+        webhook_secrets={
+            system: secret.get_secret_value().encode()
+            for system, secret in (
+                ("jira", settings.jira_webhook_secret),
+                ("servicenow", settings.servicenow_webhook_secret),
+            )
+            if secret is not None
+        },
     )
     config = uvicorn.Config(
         create_app(ctx), host=settings.api_host, port=settings.api_port, log_config=None, access_log=False

@@ -31,6 +31,7 @@ def build_activities(pool: asyncpg.Pool) -> list[Callable[..., Any]]:
         assess_infrastructure,
         ticketing.open_ticket,
         ticketing.close_ticket,
+        ticketing.get_ticket,
         provisioning.provision,
         provisioning.deprovision,
         provisioning.renew_resource,

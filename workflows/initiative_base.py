@@ -96,6 +96,7 @@ class InitiativeBase:
         self._timers = False
         self._sandbox_renew_at: datetime | None = None
         self._runs = 1
+        self._rollout_id: str | None = None
 
     def _carry(self) -> CarriedState:
         return CarriedState(
@@ -219,6 +220,7 @@ class InitiativeBase:
             blocker=self._blocker,
             sla_due_at=due.isoformat() if due else None,
             stall=self._stall,
+            rollout_workflow_id=self._rollout_id if self._stage is Stage.ROLLOUT else None,
         )
 
     def _snapshot(self) -> InitiativeSnapshot:

@@ -294,10 +294,13 @@ class InitiativeStages(InitiativeBase):
                     gpu_count=inp.spec.infrastructure.gpu_count,
                     storage_tb=inp.spec.infrastructure.storage_tb,
                     budget_usd=inp.spec.budget_usd,
+                    await_change_approval=self._policy.change_approval,
+                    change_poll_seconds=int(self._policy.change_poll_interval.total_seconds()),
                 ),
                 id=f"rollout-{inp.initiative_id}-{self._seq}",
                 result_type=RolloutResult,
             )
+            self._rollout_id = handle.id
             self._rollout_task = asyncio.ensure_future(self._await_rollout(handle))
 
     async def _await_rollout(self, handle: workflow.ChildWorkflowHandle[Any, RolloutResult]) -> RolloutResult:

@@ -16,7 +16,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from schemas.contract import DECISION_REFUSED
     from schemas.integrations import (
+        ChangeDecisionInput,
         CloseTicketInput,
         DeprovisionInput,
         OpenTicketInput,
@@ -41,6 +43,7 @@ STEP_TIMEOUT = timedelta(minutes=5)
 
 #: Error types an adapter raises, mapped to the reason code recorded when the rollout fails.
 REASON_BY_ERROR_TYPE: dict[str, ReasonCode] = {
+    "ChangeRejected": ReasonCode.CHANGE_REJECTED,
     "CapacityQuotaUnavailable": ReasonCode.CAPACITY_QUOTA_UNAVAILABLE,
     "ProvisioningTimeout": ReasonCode.PROVISIONING_DELAY,
     "CanaryFailed": ReasonCode.SCALABILITY_UNPROVEN,
@@ -56,9 +59,60 @@ def _reason_for(err: BaseException) -> ReasonCode:
     return ReasonCode.ROLLOUT_FAILED
 
 
+APPROVED_STATES = {"approved", "scheduled", "implement", "in_progress", "done", "closed"}
+REJECTED_STATES = {"rejected", "cancelled", "canceled", "won't do", "wont_do", "declined", "failed"}
+
+
 @workflow.defn(name="RolloutWorkflow")
 class RolloutWorkflow:
     """Takes an approved initiative into production through the ticketing and provisioning adapters."""
+
+    @workflow.init
+    def __init__(self, inp: RolloutInput) -> None:
+        self._decision: ChangeDecisionInput | None = None
+        # A decision may arrive (webhook) before the rollout reaches the wait: it is kept until then.
+        self._awaiting_change = inp.await_change_approval
+
+    @workflow.update(description="The change board's decision on the change ticket. Payload: approved, actor, detail")
+    async def change_decision(self, inp: ChangeDecisionInput) -> bool:
+        """Record the decision; the rollout proceeds or compensates."""
+        self._decision = inp
+        return inp.approved
+
+    @change_decision.validator
+    def _validate_change_decision(self, inp: ChangeDecisionInput) -> None:
+        del inp
+        if not self._awaiting_change or self._decision is not None:
+            raise ApplicationError(
+                "this rollout is not waiting for a change decision", type=DECISION_REFUSED, non_retryable=True
+            )
+
+    async def _await_change(self, ref: str, poll_seconds: int) -> None:
+        """Wait for the change ticket's approval: a webhook's update, or its state when polled."""
+        while self._decision is None:
+            try:
+                await workflow.wait_condition(
+                    lambda: self._decision is not None,
+                    timeout=timedelta(seconds=poll_seconds),
+                    timeout_summary="poll change ticket",
+                )
+            except TimeoutError:
+                ticket: Ticket = await workflow.execute_activity(
+                    act.GET_TICKET,
+                    ResourceRef(ref=ref),
+                    result_type=Ticket,
+                    start_to_close_timeout=STEP_TIMEOUT,
+                    retry_policy=RETRY,
+                )
+                state = ticket.status.lower()
+                if state in APPROVED_STATES:
+                    self._decision = ChangeDecisionInput(approved=True, actor="poll", detail=f"ticket {state}")
+                elif state in REJECTED_STATES:
+                    self._decision = ChangeDecisionInput(approved=False, actor="poll", detail=f"ticket {state}")
+        self._awaiting_change = False
+        if not self._decision.approved:
+            msg = f"change request {ref} rejected by {self._decision.actor}: {self._decision.detail}"
+            raise ApplicationError(msg, type="ChangeRejected", non_retryable=True)
 
     @workflow.run
     async def run(self, inp: RolloutInput) -> RolloutResult:
@@ -82,6 +136,8 @@ class RolloutWorkflow:
             )
             change_ref = ticket.ref
             undo.append((f"ticket {change_ref} closed as failed", lambda why: self._close(change_ref, "failed", why)))
+            if inp.await_change_approval:
+                await self._await_change(change_ref, inp.change_poll_seconds)
             resource = await workflow.execute_activity(
                 act.PROVISION,
                 ProvisionInput(

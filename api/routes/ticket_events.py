@@ -1,0 +1,182 @@
+"""Ticket webhooks: Jira and ServiceNow tell liftoff when a ticket moves.
+
+- ``POST /v1/events/jira``: a Jira Cloud webhook (``jira:issue_updated``), signed by Jira with the
+  secret set when the webhook was registered: ``X-Hub-Signature: sha256=<hex HMAC-SHA256 of the raw body>``.
+  The initiative comes from the issue's ``liftoff-initiative-<id>`` label, the ticket kind from its
+  ``liftoff-kind-<kind>`` label, the new state from ``issue.fields.status.name``.
+- ``POST /v1/events/servicenow``: a ServiceNow outbound REST message (from a business rule) with the
+  JSON body ``{table, sys_id, number, state, approval, correlation_display}``, authenticated with
+  ``Authorization: Bearer <secret>`` or ``X-Liftoff-Signature: sha256=<hex HMAC of the body>``. The
+  initiative comes from ``correlation_display`` (``liftoff:<id>``), which the adapter sets on create.
+
+A change ticket approved lets the waiting rollout proceed; rejected (or won't do / cancelled), the
+rollout compensates and the initiative goes back with reason ``CHANGE_REJECTED``. Other tickets'
+moves are recorded as ``ticket_updated`` events. Polling the ticket remains the fallback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import BaseModel, ConfigDict, ValidationError
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from api.context import ApiContext, Ctx
+from api.routes.initiatives import handle_for
+from api.temporal_errors import is_not_found, not_found, unavailable
+from schemas.integrations import ChangeDecisionInput
+from schemas.status import InitiativeStatusView
+from schemas.taxonomy import ReasonCode
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/v1/events", tags=["ticket events"])
+
+APPROVED = {"approved", "scheduled", "implement", "done"}
+REJECTED = {"rejected", "declined", "won't do", "wont do", "cancelled", "canceled"}
+
+
+class EventOutcome(BaseModel):
+    """What liftoff did with a ticket event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    initiative_id: str
+    handled: str
+
+
+def _signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(header.removeprefix("sha256="), expected)
+
+
+def _secret(ctx: ApiContext, system: str) -> bytes:
+    secret = ctx.webhook_secrets.get(system)
+    if secret is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"{system} webhooks are not enabled (set LIFTOFF_{system.upper()}_WEBHOOK_SECRET)",
+        )
+    return secret
+
+
+async def _status(ctx: ApiContext, initiative_id: str) -> InitiativeStatusView:
+    try:
+        view: InitiativeStatusView = await handle_for(ctx, initiative_id).query(
+            "status", result_type=InitiativeStatusView
+        )
+    except RPCError as err:
+        if is_not_found(err):
+            raise not_found(initiative_id) from err
+        raise unavailable(err) from err
+    return view
+
+
+async def _record(ctx: ApiContext, initiative_id: str, system: str, ref: str, state: str, rejected: bool) -> None:
+    await ctx.pool.execute(
+        """INSERT INTO lifecycle_events (event_id, initiative_id, seq, kind, stage, actor, reason_code, reason_family,
+                                         detail, data, occurred_at, policy_version, verified)
+           SELECT $1, i.id, -1, 'ticket_updated', i.stage, $2, $3, $4, $5, $6, $7, i.policy_version, true
+           FROM initiatives i WHERE i.id = $8""",
+        f"ticket-{uuid.uuid4()}",
+        system,
+        ReasonCode.CHANGE_REJECTED.value if rejected else None,
+        "ORGANISATION" if rejected else None,
+        f"{system} ticket {ref} is now {state}",
+        {"ticket": ref, "state": state},
+        datetime.now(UTC),
+        initiative_id,
+    )
+
+
+async def _apply(ctx: ApiContext, initiative_id: str, system: str, kind: str, ref: str, state: str) -> EventOutcome:
+    state = state.lower()
+    approved, rejected = state in APPROVED, state in REJECTED
+    view = await _status(ctx, initiative_id)
+    if kind == "change" and (approved or rejected) and view.rollout_workflow_id:
+        decision = ChangeDecisionInput(approved=approved, actor=system, detail=f"{ref} {state}")
+        try:
+            await ctx.client.get_workflow_handle(view.rollout_workflow_id).execute_update("change_decision", decision)
+        except WorkflowUpdateFailedError as err:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"the rollout refused the decision: {err.cause}") from err
+        except RPCError as err:
+            raise unavailable(err) from err
+        log.info("change decision from ticket", initiative_id=initiative_id, ref=ref, approved=approved)
+        return EventOutcome(initiative_id=initiative_id, handled="change_approved" if approved else "change_rejected")
+    await _record(ctx, initiative_id, system, ref, state, rejected)
+    return EventOutcome(initiative_id=initiative_id, handled="recorded")
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except ValueError as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the body is not JSON") from err
+    if not isinstance(data, dict):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the body must be a JSON object")
+    return data
+
+
+@router.post("/jira", response_model=EventOutcome, status_code=202, summary="Jira issue webhook (signed)")
+async def jira_event(request: Request, ctx: Ctx) -> EventOutcome:
+    """Verify ``X-Hub-Signature`` and apply the issue's new status."""
+    body = await request.body()
+    if not _signature_ok(_secret(ctx, "jira"), body, request.headers.get("X-Hub-Signature")):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "bad or missing X-Hub-Signature")
+    issue = _json(body).get("issue") or {}
+    fields = issue.get("fields") or {}
+    labels = [str(label) for label in fields.get("labels") or []]
+    initiative = next(
+        (lab.removeprefix("liftoff-initiative-") for lab in labels if lab.startswith("liftoff-initiative-")), None
+    )
+    kind = next((lab.removeprefix("liftoff-kind-") for lab in labels if lab.startswith("liftoff-kind-")), "")
+    if initiative is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the issue carries no liftoff-initiative-<id> label")
+    state = str((fields.get("status") or {}).get("name", ""))
+    return await _apply(ctx, initiative, "jira", kind, str(issue.get("key", "")), state)
+
+
+class ServiceNowEvent(BaseModel):
+    """Body of the ServiceNow outbound REST message."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    table: str
+    sys_id: str
+    number: str = ""
+    state: str = ""
+    approval: str = ""
+    correlation_display: str
+
+
+@router.post("/servicenow", response_model=EventOutcome, status_code=202, summary="ServiceNow record webhook")
+async def servicenow_event(request: Request, ctx: Ctx) -> EventOutcome:
+    """Verify the shared secret (bearer or signature) and apply the record's new state."""
+    body = await request.body()
+    secret = _secret(ctx, "servicenow")
+    bearer = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
+    if not (
+        hmac.compare_digest(bearer, secret) or _signature_ok(secret, body, request.headers.get("X-Liftoff-Signature"))
+    ):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "bad or missing webhook secret")
+    try:
+        event = ServiceNowEvent.model_validate(_json(body))
+    except ValidationError as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, err.errors(include_url=False)) from err
+    if not event.correlation_display.startswith("liftoff:"):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "correlation_display must be liftoff:<initiative id>"
+        )
+    initiative = event.correlation_display.removeprefix("liftoff:")
+    kind = "change" if event.table == "change_request" else event.table
+    state = event.approval if kind == "change" and event.approval in {"approved", "rejected"} else event.state
+    return await _apply(ctx, initiative, "servicenow", kind, f"{event.table}:{event.sys_id}", state)
