@@ -164,6 +164,12 @@ def render_details(
             outcome += f": {view.reason_detail}"
         lines += ["", outcome]
         return "\n".join(lines)
+    if view.stall is not None:
+        stall = view.stall
+        lines.append(
+            f"**STALLED** since {stall.since[:16]}: `{stall.reason_code.value}` {stall.detail} "
+            f"(escalation level {stall.escalation_level}; owners: {', '.join(stall.owners) or 'n/a'})"
+        )
     if view.blocker is not None:
         lines.append(
             f"**Blocker reported:** `{view.blocker.reason_code.value}` {view.blocker.detail} ({view.blocker.actor})"

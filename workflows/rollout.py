@@ -59,7 +59,7 @@ def _reason_for(err: BaseException) -> ReasonCode:
     return ReasonCode.ROLLOUT_FAILED
 
 
-APPROVED_STATES = {"approved", "scheduled", "implement", "in_progress", "done", "closed"}
+APPROVED_STATES = {"approved", "scheduled", "implement", "in_progress", "in progress", "done", "closed"}
 REJECTED_STATES = {"rejected", "cancelled", "canceled", "won't do", "wont_do", "declined", "failed"}
 
 

@@ -26,7 +26,7 @@ from schemas.decisions import (
 )
 from schemas.findings import Finding, FindingStatus
 from schemas.stages import InitiativeStatus, Role, Stage
-from schemas.status import InitiativeStatusView, PocEvaluation
+from schemas.status import InitiativeStatusView, PocEvaluation, Stall
 from schemas.taxonomy import ReasonCode
 from tests.conftest import ROSTER, SUBMITTER
 from workflows.details import action_payloads, render_details
@@ -289,3 +289,18 @@ def test_infra_review_offers_waive_and_resolve_per_open_finding() -> None:
     assert not any("F-2" in name for name in payloads)
     for name, data in payloads.items():
         PAYLOAD_MODELS[name.split(" ")[0]].model_validate(data)
+
+
+def test_a_stall_is_shown_with_reason_and_escalation() -> None:
+    stall = Stall(
+        reason_code=ReasonCode.APPROVAL_PENDING,
+        detail="waiting for approval by portfolio",
+        since="2026-01-15T00:00:00+00:00",
+        escalation_level=1,
+        owners=["paula@example.com"],
+    )
+    md = render(view(Stage.PROPOSED, stall=stall, status=InitiativeStatus.STALLED), [Role.PORTFOLIO])
+    assert (
+        "**STALLED** since 2026-01-15T00:00: `APPROVAL_PENDING` waiting for approval by portfolio "
+        "(escalation level 1; owners: paula@example.com)"
+    ) in md
