@@ -101,6 +101,7 @@ def _approval_token(args: argparse.Namespace) -> int:
 
 async def _run_worker(settings: Settings) -> int:
     from db.pool import create_pool
+    from worker.adapters import build_integrations
     from worker.dev import install_stop_handlers
     from worker.temporal_client import connect_client
     from worker.wiring import build_worker
@@ -110,8 +111,14 @@ async def _run_worker(settings: Settings) -> int:
     pool = await create_pool(settings.require_database_url())
     try:
         client = await connect_client(settings.require_temporal_address(), settings.temporal_namespace)
+        integrations = build_integrations(settings, pool)
         worker = build_worker(
-            client, pool, task_queue=settings.task_queue, approval_secret=settings.approval_secret_bytes()
+            client,
+            pool,
+            task_queue=settings.task_queue,
+            approval_secret=settings.approval_secret_bytes(),
+            integrations=integrations,
+            canary_url=settings.canary_url,
         )
         task = asyncio.create_task(worker.run())
         log.info("worker running", task_queue=settings.task_queue)
@@ -119,6 +126,7 @@ async def _run_worker(settings: Settings) -> int:
         if not task.done():
             await worker.shutdown()
         await task
+        await integrations.aclose()
     finally:
         await pool.close()
     return 0

@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 
 from db.migrate import migrate
 from db.pool import connect, create_pool
+from worker.adapters import build_integrations
 from worker.demo import ensure_demo_principals
 from worker.embedded import EmbeddedPostgres, TemporalDevServer
 from worker.services import build_api_server
@@ -138,8 +139,14 @@ async def run_dev(settings: Settings, opts: DevOptions) -> int:
         pool: asyncpg.Pool = await create_pool(dsn)
         try:
             client = await connect_with_retry(address, settings.temporal_namespace)
+            integrations = build_integrations(settings, pool)
             worker = build_worker(
-                client, pool, task_queue=settings.task_queue, approval_secret=settings.approval_secret_bytes()
+                client,
+                pool,
+                task_queue=settings.task_queue,
+                approval_secret=settings.approval_secret_bytes(),
+                integrations=integrations,
+                canary_url=settings.canary_url,
             )
             server = build_api_server(settings, client, pool, principals_file)
             worker_task = asyncio.create_task(worker.run(), name="worker")
@@ -159,6 +166,7 @@ async def run_dev(settings: Settings, opts: DevOptions) -> int:
             server.should_exit = True
             await asyncio.gather(api_task, return_exceptions=True)
             await worker.shutdown()
+            await integrations.aclose()
             stop_task.cancel()
         finally:
             await pool.close()

@@ -11,9 +11,10 @@ from temporalio.worker import Worker
 
 from activities.assessment import assess_infrastructure
 from activities.events import EventActivities
-from activities.provisioning import BuiltinProvisioner, ProvisioningActivities
-from activities.ticketing import BuiltinTicketing, TicketingActivities
+from activities.provisioning import BuiltinProvisioner, Provisioner, ProvisioningActivities
+from activities.ticketing import BuiltinTicketing, TicketingActivities, TicketingSystem
 from schemas.contract import TASK_QUEUE
+from worker.adapters import Integrations
 from worker.approval_interceptor import ApprovalTokenInterceptor
 from workflows.initiative import InitiativeWorkflow
 from workflows.rollout import RolloutWorkflow
@@ -21,11 +22,17 @@ from workflows.rollout import RolloutWorkflow
 WORKFLOWS: Sequence[type] = (InitiativeWorkflow, RolloutWorkflow)
 
 
-def build_activities(pool: asyncpg.Pool) -> list[Callable[..., Any]]:
-    """Every activity, bound to the built-in adapters over ``pool``."""
+def build_activities(
+    pool: asyncpg.Pool,
+    *,
+    ticketing_system: TicketingSystem | None = None,
+    provisioner: Provisioner | None = None,
+    canary_url: str | None = None,
+) -> list[Callable[..., Any]]:
+    """Every activity, bound to the given adapters (the built-in ones over ``pool`` by default)."""
     events = EventActivities(pool)
-    ticketing = TicketingActivities(BuiltinTicketing(pool))
-    provisioning = ProvisioningActivities(BuiltinProvisioner(pool))
+    ticketing = TicketingActivities(ticketing_system or BuiltinTicketing(pool))
+    provisioning = ProvisioningActivities(provisioner or BuiltinProvisioner(pool), health_url=canary_url)
     return [
         events.record_events,
         assess_infrastructure,
@@ -41,7 +48,13 @@ def build_activities(pool: asyncpg.Pool) -> list[Callable[..., Any]]:
 
 
 def build_worker(
-    client: Client, pool: asyncpg.Pool, *, task_queue: str = TASK_QUEUE, approval_secret: bytes | None = None
+    client: Client,
+    pool: asyncpg.Pool,
+    *,
+    task_queue: str = TASK_QUEUE,
+    approval_secret: bytes | None = None,
+    integrations: Integrations | None = None,
+    canary_url: str | None = None,
 ) -> Worker:
     """A worker for both workflows and all activities on ``task_queue``.
 
@@ -52,6 +65,11 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
-        activities=build_activities(pool),
+        activities=build_activities(
+            pool,
+            ticketing_system=integrations.ticketing if integrations else None,
+            provisioner=integrations.provisioner if integrations else None,
+            canary_url=canary_url,
+        ),
         interceptors=[ApprovalTokenInterceptor(approval_secret)],
     )
