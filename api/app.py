@@ -7,7 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.context import ApiContext
-from api.routes import actions, health, initiatives, taxonomy, ticket_events
+from api.routes import actions, dashboard, health, initiatives, reports, taxonomy, ticket_events
 
 log = structlog.get_logger(__name__)
 
@@ -25,6 +25,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(actions.router)
     app.include_router(taxonomy.router)
     app.include_router(ticket_events.router)
+    app.include_router(reports.router)
+    app.include_router(dashboard.router)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -44,11 +44,21 @@ def get_context(request: Request) -> ApiContext:
 _bearer = HTTPBearer(auto_error=False, description="A token from the principals file")
 
 
+TOKEN_COOKIE = "liftoff_token"  # noqa: S105 - a cookie name, not a secret
+
+
 def current_principal(
+    request: Request,
     ctx: Annotated[ApiContext, Depends(get_context)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller, from its bearer token; 401 when missing or unknown."""
+    """The caller, from its bearer token (or, for the dashboard, its token cookie or ``?token=``)."""
+    if credentials is None:
+        token = request.cookies.get(TOKEN_COOKIE) or (
+            request.query_params.get("token") if request.url.path == "/dashboard" else None
+        )
+        if token:
+            credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
     if credentials is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -1,0 +1,73 @@
+"""Reports for leaders: ``GET /v1/reports/{name}`` as JSON, or CSV with ``?format=csv``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from db.reports_repo import REPORTS
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from api.context import Caller, Ctx
+from schemas.reports import REPORT_NAMES, ReportFilters
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+
+def table_rows(name: str, report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The report as flat rows (what CSV and the terminal table show)."""
+    if name == "funnel":
+        summary = {k: v for k, v in report.items() if not isinstance(v, (list, dict))}
+        return [{"stage": s["stage"], "reached": s["reached"], "advanced": s["advanced"]} for s in report["stages"]] + [
+            {"stage": f"{k}", "reached": v, "advanced": ""} for k, v in summary.items()
+        ]
+    rows: list[dict[str, Any]] = list(report.get("rows", []))
+    if name == "alignment":
+        rows = [{"by": "procurement", **r} for r in rows] + [
+            {"by": "deployment_target", **r} for r in report.get("by_deployment_target", [])
+        ]
+    return rows
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    """Rows as CSV with a header made of every key, in first-seen order."""
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("|".join(map(str, v)) if isinstance(v, list) else v) for k, v in row.items()})
+    return out.getvalue()
+
+
+@router.get(
+    "/{name}",
+    summary="One report (funnel, stall-reasons, scrap-reasons, time-in-stage, stalled-now, sunk-cost, alignment)",
+)
+async def report(
+    name: Annotated[str, Path(description="report name")],
+    ctx: Ctx,
+    _: Caller,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    team: str | None = None,
+    business_unit: str | None = None,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002 - the public query parameter's name
+) -> Response:
+    """The report over initiatives submitted in ``[since, until)``, optionally for one team or business unit."""
+    if name not in REPORTS:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown report {name!r}; available: {', '.join(REPORT_NAMES)}")
+    filters = ReportFilters(since=since, until=until, team=team, business_unit=business_unit)
+    data = await REPORTS[name](ctx.pool, filters)
+    if format == "csv":
+        return PlainTextResponse(
+            to_csv(table_rows(name, data)),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    return JSONResponse({"report": name, "filters": filters.model_dump(mode="json"), **data})

@@ -1,0 +1,222 @@
+"""Reports for leaders, one SQL query each (``db/queries/report_*.sql``), returned as JSON-ready dicts.
+
+Every query takes the same four parameters (since, until, team, business unit), so every report accepts the
+same :class:`~schemas.reports.ReportFilters`. Numbers come back as ``int`` or ``float`` (never ``Decimal``)
+and times as ISO 8601 strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from db.pool import Conn
+from db.queries import sql
+from schemas.reports import ReportFilters
+from schemas.stages import STAGE_ORDER, Stage
+
+#: The rates the design starts from (industry surveys of AI pilots), shown next to the measured ones.
+BASE_RATES: dict[str, float] = {
+    "poc_abandonment_rate": 0.39,
+    "post_poc_scrap_rate": 0.46,
+    "pilot_to_production_rate": 0.33,
+}
+
+#: Stages after the PoC in which a scrap counts as "scrapped after the PoC".
+_AFTER_POC: tuple[Stage, ...] = (Stage.INFRA_REVIEW, Stage.IT_SIGNOFF, Stage.ROLLOUT)
+
+
+def _params(f: ReportFilters) -> tuple[datetime | None, datetime | None, str | None, str | None]:
+    """The four query parameters every report query takes, in order."""
+    return (f.since, f.until, f.team, f.business_unit)
+
+
+async def _fetch(db: Conn | asyncpg.Pool, name: str, f: ReportFilters) -> list[asyncpg.Record]:
+    """Run ``report_<name>.sql`` in a transaction of its own with the report settings."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:
+            return await _fetch_on(conn, name, f)
+    return await _fetch_on(db, name, f)
+
+
+async def _fetch_on(conn: Conn, name: str, f: ReportFilters) -> list[asyncpg.Record]:
+    # Inside a caller's transaction this is a savepoint, and the settings last until that transaction ends.
+    async with conn.transaction():
+        await conn.execute(sql("report_settings"))
+        return await conn.fetch(sql(f"report_{name}"), *_params(f))
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    """``numerator / denominator``, or None when there is nothing to divide by."""
+    return numerator / denominator if denominator else None
+
+
+async def funnel(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
+    """How many initiatives reached, passed and were scrapped in each stage, and the three headline rates.
+
+    A send-back and re-entry counts once per stage: every count is of distinct initiatives.
+    """
+    records = await _fetch(conn, "funnel", f)
+    total = records[0]["total"] if records else 0
+    by_stage = {r["stage"]: r for r in records if r["stage"] is not None}
+
+    def count(stage: Stage, column: str) -> int:
+        row = by_stage.get(stage.value)
+        return int(row[column]) if row is not None else 0
+
+    entered_poc = count(Stage.POC, "reached")
+    scrapped_in_poc = count(Stage.POC, "scrapped")
+    entered_infra_review = count(Stage.INFRA_REVIEW, "reached")
+    scrapped_after_poc = sum(count(s, "scrapped") for s in _AFTER_POC)
+    reached_production = count(Stage.PRODUCTION, "reached")
+    return {
+        "total": total,
+        "stages": [
+            {
+                "stage": s.value,
+                "reached": count(s, "reached"),
+                "advanced": count(s, "advanced"),
+                "scrapped": count(s, "scrapped"),
+            }
+            for s in STAGE_ORDER
+        ],
+        "entered_poc": entered_poc,
+        "scrapped_in_poc": scrapped_in_poc,
+        "entered_infra_review": entered_infra_review,
+        "scrapped_after_poc": scrapped_after_poc,
+        "reached_production": reached_production,
+        "poc_abandonment_rate": _rate(scrapped_in_poc, entered_poc),
+        "post_poc_scrap_rate": _rate(scrapped_after_poc, entered_infra_review),
+        "pilot_to_production_rate": _rate(reached_production, entered_poc),
+        "base_rates": dict(BASE_RATES),
+    }
+
+
+async def stall_reasons(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
+    """Stalls per reason family, code and stage, most frequent first, with total and median stalled time."""
+    records = await _fetch(conn, "stall_reasons", f)
+    return {
+        "rows": [
+            {
+                "family": r["family"],
+                "code": r["code"],
+                "stage": r["stage"],
+                "stalls": r["stalls"],
+                "initiatives": r["initiatives"],
+                "total_stalled_seconds": r["total_stalled_seconds"],
+                "median_stalled_seconds": r["median_stalled_seconds"],
+            }
+            for r in records
+        ]
+    }
+
+
+async def scrap_reasons(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
+    """Scrapped initiatives per reason family, code and stage; abandonments also by the stall behind them."""
+    records = await _fetch(conn, "scrap_reasons", f)
+    rows: list[dict[str, Any]] = []
+    for r in records:
+        row: dict[str, Any] = {"family": r["family"], "code": r["code"], "stage": r["stage"]}
+        if r["underlying_code"] is not None:
+            row["underlying_code"] = r["underlying_code"]
+        row["initiatives"] = r["initiatives"]
+        rows.append(row)
+    return {"rows": rows}
+
+
+async def time_in_stage(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
+    """Per stage in lifecycle order: completed visits with p50, p90 and max duration, and open visits."""
+    records = await _fetch(conn, "time_in_stage", f)
+    return {
+        "rows": [
+            {
+                "stage": r["stage"],
+                "completed_visits": r["completed_visits"],
+                "p50_seconds": r["p50_seconds"],
+                "p90_seconds": r["p90_seconds"],
+                "max_seconds": r["max_seconds"],
+                "open_visits": r["open_visits"],
+                "stalls": r["stalls"],
+                "stalled_seconds": r["stalled_seconds"],
+            }
+            for r in records
+        ]
+    }
+
+
+async def stalled_now(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
+    """Initiatives stalled right now, longest stalled first, with reason, escalation level and awaited roles."""
+    records = await _fetch(conn, "stalled_now", f)
+    return {
+        "rows": [
+            {
+                "id": r["id"],
+                "title": r["title"],
+                "team": r["team"],
+                "business_unit": r["business_unit"],
+                "stage": r["stage"],
+                "status": r["status"],
+                "reason_code": r["reason_code"],
+                "family": r["family"],
+                "since": r["since"].isoformat(),
+                "stalled_seconds": r["stalled_seconds"],
+                "escalation_level": r["escalation_level"],
+                "awaiting_roles": list(r["awaiting_roles"]),
+            }
+            for r in records
+        ]
+    }
+
+
+async def sunk_cost(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
+    """What scrapped initiatives cost (PoC spend plus provisioning) per scrap reason and stage."""
+    records = await _fetch(conn, "sunk_cost", f)
+    return {
+        "rows": [
+            {
+                "family": r["family"],
+                "code": r["code"],
+                "stage": r["stage"],
+                "initiatives": r["initiatives"],
+                "poc_spend_usd": r["poc_spend_usd"],
+                "provisioning_usd": r["provisioning_usd"],
+                "total_usd": r["total_usd"],
+            }
+            for r in records
+        ],
+        "total_usd": records[0]["grand_total_usd"] if records else 0.0,
+    }
+
+
+async def alignment(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
+    """How often initiatives reach production (or are scrapped) by procurement and by deployment target."""
+    records = await _fetch(conn, "alignment", f)
+
+    def row(key: str, r: asyncpg.Record) -> dict[str, Any]:
+        return {
+            key: r["value"],
+            "total": r["total"],
+            "reached_production": r["reached_production"],
+            "scrapped": r["scrapped"],
+            "production_rate": _rate(r["reached_production"], r["total"]),
+        }
+
+    return {
+        "rows": [row("procurement", r) for r in records if r["dimension"] == "procurement"],
+        "by_deployment_target": [row("deployment_target", r) for r in records if r["dimension"] == "deployment_target"],
+    }
+
+
+#: Every report by its public name (the names in ``schemas.reports.REPORT_NAMES``, in the same order).
+REPORTS: dict[str, Callable[[Conn | asyncpg.Pool, ReportFilters], Awaitable[dict[str, Any]]]] = {
+    "funnel": funnel,
+    "stall-reasons": stall_reasons,
+    "scrap-reasons": scrap_reasons,
+    "time-in-stage": time_in_stage,
+    "stalled-now": stalled_now,
+    "sunk-cost": sunk_cost,
+    "alignment": alignment,
+}
