@@ -7,11 +7,11 @@ import io
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from db.reports_repo import REPORTS
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from api.context import Caller, Ctx
+from db.reports_repo import REPORTS
 from schemas.reports import REPORT_NAMES, ReportFilters
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
