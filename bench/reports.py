@@ -1,0 +1,248 @@
+"""Report latency at portfolio scale: every report of ``db.reports_repo`` against a naive baseline.
+
+A synthetic portfolio (``bench.reports_data``) is loaded with COPY into an embedded PostgreSQL. Each report
+is then called ``--repeat`` times unfiltered and for the largest team, followed by a naive query for the
+same question (``bench.reports_baseline``), and p50/p95 are printed against the 50 ms p95 target. With
+``--hold-back N``, migrations from version N on are applied only after a first measurement: one run then
+gives before/after figures on the same data, and checks that the reports still give the same answers.
+
+    uv run python -m bench.reports --initiatives 100000 --events 1000000 --repeat 30 --hold-back 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench.reports_baseline import BASELINES
+from bench.reports_data import load_portfolio
+from db.migrate import available_migrations
+from db.pool import Conn, connect
+from db.queries import sql
+from db.reports_repo import REPORTS
+from schemas.reports import ReportFilters
+from worker.dev import apply_migrations
+from worker.embedded import EmbeddedPostgres
+from worker.logging import configure_logging
+
+TARGET_P95_MS = 50.0
+# Fields that count stalls still open up to now(), per report: they grow with the wall clock between two runs.
+NOW_DEPENDENT = {
+    "stalled-now": {"stalled_seconds"},
+    "stall-reasons": {"total_stalled_seconds", "median_stalled_seconds"},
+}
+
+Row = tuple[str, str, float, float, float, float]  # report, scope, p50, p95, baseline p50, baseline p95
+Answers = dict[tuple[str, str], tuple[float, Any]]  # (report, scope) -> (wall clock, result)
+
+
+def p95(samples: list[float]) -> float:
+    """95th percentile by nearest rank."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+async def migrate_before(dsn: str, hold_back: int) -> list[str]:
+    """Apply the migrations older than ``hold_back`` the way ``db.migrate`` records them; the rest stay pending."""
+    conn = await connect(dsn)
+    try:
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        applied = []
+        for m in available_migrations():
+            if m.version < hold_back:
+                async with conn.transaction():
+                    await conn.execute(m.sql)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name
+                    )
+                applied.append(m.name)
+        return applied
+    finally:
+        await conn.close()
+
+
+async def run_baseline(conn: Conn, name: str, f: ReportFilters) -> list[asyncpg.Record]:
+    """The naive query for report ``name``, in a transaction with the same settings the reports use."""
+    async with conn.transaction():
+        await conn.execute(sql("report_settings"))
+        return await conn.fetch(BASELINES[name], f.since, f.until, f.team, f.business_unit)
+
+
+async def timed(call: Callable[[], Awaitable[object]]) -> float:
+    """Milliseconds one awaited call takes."""
+    started = time.perf_counter()
+    await call()
+    return (time.perf_counter() - started) * 1000
+
+
+async def measure(conn: Conn, scopes: dict[str, ReportFilters], repeat: int, label: str) -> tuple[list[Row], Answers]:
+    """Time every report, then its baseline, ``repeat`` calls each per scope; keep one answer of each report.
+
+    The calls of one query run back to back after one untimed warm-up call, so a report is timed with its
+    own pages cached (as on a dashboard), not right after a baseline has read the whole event log.
+    """
+    rows: list[Row] = []
+    answers: Answers = {}
+    for name, report in REPORTS.items():
+        for scope, f in scopes.items():
+            answers[name, scope] = (time.time(), await report(conn, f))
+            ours = [await timed(partial(report, conn, f)) for _ in range(repeat)]
+            await run_baseline(conn, name, f)
+            base = [await timed(partial(run_baseline, conn, name, f)) for _ in range(repeat)]
+            row = (name, scope, statistics.median(ours), p95(ours), statistics.median(base), p95(base))
+            rows.append(row)
+            print(
+                f"  [{label}] {name:<14} {scope:<14} p95 {row[3]:8.1f} ms   baseline p95 {row[5]:9.1f} ms", flush=True
+            )
+    return rows, answers
+
+
+def table(rows: list[Row]) -> str:
+    """The results as a fixed-width table."""
+    lines = [
+        f"{'report':<14} {'scope':<14} {'p50 ms':>8} {'p95 ms':>8} {'base p50':>9} {'base p95':>9}  target p95 < 50 ms"
+    ]
+    for name, scope, p50, q95, b50, b95 in rows:
+        verdict = "ok" if q95 < TARGET_P95_MS else "MISS"
+        lines.append(f"{name:<14} {scope:<14} {p50:>8.1f} {q95:>8.1f} {b50:>9.1f} {b95:>9.1f}  {verdict}")
+    return "\n".join(lines)
+
+
+def compare(before: Answers, after: Answers) -> list[str]:
+    """Differences between two sets of answers (none expected). Stalls still open grow with the clock."""
+    problems: list[str] = []
+    volatile: set[str] = set()
+
+    def same(a: object, b: object, where: str, key: str, slack: float) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            if a.keys() != b.keys():
+                problems.append(f"{where}: keys {sorted(a)} != {sorted(b)}")
+                return
+            stalls = float(a.get("stalls", 1) or 1)
+            for k in a:
+                same(a[k], b[k], f"{where}.{k}", k, slack * (stalls if k == "total_stalled_seconds" else 1))
+        elif isinstance(a, list) and isinstance(b, list):
+            if len(a) != len(b):
+                problems.append(f"{where}: {len(a)} rows != {len(b)} rows")
+                return
+            for i, (x, y) in enumerate(zip(a, b, strict=True)):
+                same(x, y, f"{where}[{i}]", key, slack)
+        elif isinstance(a, float) and isinstance(b, float):
+            tolerance = slack if key in volatile else 0.0
+            if not math.isclose(a, b, rel_tol=1e-9, abs_tol=tolerance + 1e-6):
+                problems.append(f"{where}: {a!r} != {b!r}")
+        elif a != b:
+            problems.append(f"{where}: {a!r} != {b!r}")
+
+    for key, (t0, a) in before.items():
+        t1, b = after[key]
+        volatile = NOW_DEPENDENT.get(key[0], set())
+        same(a, b, "/".join(key), "", t1 - t0 + 1)
+    return problems
+
+
+async def run(workdir: Path, args: argparse.Namespace) -> int:
+    """Start PostgreSQL, load, measure (before and after held-back migrations); always stop the server."""
+    postgres = EmbeddedPostgres(workdir / "pg" / "data")
+    try:
+        dsn = await asyncio.to_thread(postgres.start)
+        hold = args.hold_back
+        applied = await (migrate_before(dsn, hold) if hold else apply_migrations(dsn))
+        print(f"migrations applied: {', '.join(applied)}", flush=True)
+        loader: asyncpg.Connection = await asyncpg.connect(dsn)
+        try:
+            counts = await load_portfolio(
+                loader, initiatives=args.initiatives, events=args.events, seed=args.seed, progress=print_flush
+            )
+        finally:
+            await loader.close()
+        print("rows: " + ", ".join(f"{table} {n:,}" for table, n in counts.items()), flush=True)
+        conn = await connect(dsn)
+        try:
+            largest = await conn.fetchrow(
+                "SELECT team, count(*)::float8 / sum(count(*)) OVER () AS share FROM initiatives GROUP BY team"
+                " ORDER BY count(*) DESC LIMIT 1"
+            )
+            assert largest is not None
+            team, share = largest["team"], largest["share"]
+            print(f"team filter: {team} ({share:.1%} of initiatives, the largest team)", flush=True)
+            scopes = {"all": ReportFilters(), f"team={team}": ReportFilters(team=team)}
+            print(f"timing ({args.repeat} calls each; load average {os.getloadavg()[0]:.2f}) …", flush=True)
+            before, answers = await measure(conn, scopes, args.repeat, "before" if hold else "run")
+            print(f"load average after timing: {os.getloadavg()[0]:.2f}", flush=True)
+            if not hold:
+                print("\n" + table(before))
+                return 0
+            started = time.perf_counter()
+            late = await apply_migrations(dsn)
+            await conn.execute("ANALYZE")
+            print(f"applied {', '.join(late) or 'nothing'} + ANALYZE in {time.perf_counter() - started:.1f} s")
+            after, answers_after = await measure(conn, scopes, args.repeat, "after")
+            print(f"load average after timing: {os.getloadavg()[0]:.2f}", flush=True)
+        finally:
+            await conn.close()
+    finally:
+        postgres.stop()
+    problems = compare(answers, answers_after)
+    print(f"\nbefore ({', '.join(applied)}):\n{table(before)}")
+    print(f"\nafter (+ {', '.join(late)}):\n{table(after)}")
+    print("\nsame answers before and after: " + ("yes" if not problems else "NO"))
+    for problem in problems[:20]:
+        print(f"  {problem}")
+    return 1 if problems else 0
+
+
+def print_flush(message: str) -> None:
+    """Progress output."""
+    print(message, flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="python -m bench.reports", description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--initiatives", type=int, default=100_000, help="initiatives (default 100000)")
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=1_000_000,
+        help="lifecycle events to aim for (default 1000000); fillers top up to it, "
+        "but the lifecycles themselves take about 11 per initiative",
+    )
+    parser.add_argument("--repeat", type=int, default=30, help="timed calls per report and scope (default 30)")
+    parser.add_argument("--seed", type=int, default=7, help="random seed of the portfolio (default 7)")
+    parser.add_argument(
+        "--hold-back",
+        type=int,
+        metavar="VERSION",
+        help="apply migrations from VERSION on only after a first measurement, then measure again",
+    )
+    args = parser.parse_args(argv)
+    if min(args.initiatives, args.events, args.repeat) < 1:
+        parser.error("--initiatives, --events and --repeat must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = parse_args(argv)
+    configure_logging("WARNING")
+    with tempfile.TemporaryDirectory(prefix="liftoff-bench-reports-") as tmp:
+        return asyncio.run(run(Path(tmp), args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
