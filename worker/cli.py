@@ -8,8 +8,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import structlog
+
+if TYPE_CHECKING:
+    import httpx
 
 from worker.logging import configure_logging
 from worker.settings import Settings
@@ -103,10 +107,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _call_api(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> httpx.Response | None:  # noqa: ANN401
+    """Call the API with the caller's bearer token; print why and return None when it fails or refuses."""
+    import httpx
+
+    kwargs.setdefault("timeout", 30)
+    try:
+        response = httpx.request(
+            method, f"{args.api_url.rstrip('/')}{path}", headers={"Authorization": f"Bearer {args.bearer}"}, **kwargs
+        )
+    except httpx.HTTPError as err:
+        print(f"cannot reach the API at {args.api_url}: {err}", file=sys.stderr)
+        return None
+    if response.status_code != 200:
+        print(f"refused ({response.status_code}): {response.json().get('detail', response.text)}", file=sys.stderr)
+        return None
+    return response
+
+
 def _report(args: argparse.Namespace) -> int:
     import json
-
-    import httpx
 
     from api.routes.reports import table_rows
     from worker.report_table import render_table
@@ -126,18 +146,8 @@ def _report(args: argparse.Namespace) -> int:
     }
     if args.format == "csv":
         params["format"] = "csv"
-    try:
-        response = httpx.get(
-            f"{args.api_url.rstrip('/')}/v1/reports/{args.name}",
-            params=params,
-            headers={"Authorization": f"Bearer {args.bearer}"},
-            timeout=60,
-        )
-    except httpx.HTTPError as err:
-        print(f"cannot reach the API at {args.api_url}: {err}", file=sys.stderr)
-        return 1
-    if response.status_code != 200:
-        print(f"refused ({response.status_code}): {response.json().get('detail', response.text)}", file=sys.stderr)
+    response = _call_api(args, "GET", f"/v1/reports/{args.name}", params=params, timeout=60)
+    if response is None:
         return 1
     if args.format == "csv":
         print(response.text, end="")
@@ -177,26 +187,14 @@ async def _simulate(args: argparse.Namespace, settings: Settings) -> int:
 def _approval_token(args: argparse.Namespace) -> int:
     import json
 
-    import httpx
-
     if not args.bearer:
         print("no bearer token: pass --bearer or set LIFTOFF_BEARER_TOKEN", file=sys.stderr)
         return 2
     body: dict[str, str] = {"action": args.action}
     if args.role:
         body["role"] = args.role
-    try:
-        response = httpx.post(
-            f"{args.api_url.rstrip('/')}/v1/initiatives/{args.initiative_id}/approval-token",
-            json=body,
-            headers={"Authorization": f"Bearer {args.bearer}"},
-            timeout=30,
-        )
-    except httpx.HTTPError as err:
-        print(f"cannot reach the API at {args.api_url}: {err}", file=sys.stderr)
-        return 1
-    if response.status_code != 200:
-        print(f"refused ({response.status_code}): {response.json().get('detail', response.text)}", file=sys.stderr)
+    response = _call_api(args, "POST", f"/v1/initiatives/{args.initiative_id}/approval-token", json=body)
+    if response is None:
         return 1
     data = response.json()
     print(f"# paste into the Web UI's '{data['action']}' update dialog (expires {data['expires_at']}):")
