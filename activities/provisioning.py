@@ -11,6 +11,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from db import rollups_repo
 from db.queries import sql
 from schemas.integrations import DeprovisionInput, ProvisionInput, RenewInput, Resource, ResourceRef
 
@@ -46,16 +47,20 @@ class BuiltinProvisioner:
         ref = f"env-{uuid.uuid5(uuid.NAMESPACE_URL, inp.idempotency_key).hex[:12]}"
         expires = datetime.now(UTC) + timedelta(seconds=inp.ttl_seconds) if inp.ttl_seconds else None
         spec = {"gpu_type": inp.gpu_type, "gpu_count": inp.gpu_count, "storage_tb": inp.storage_tb}
-        row = await self._pool.fetchrow(
-            sql("resource_provision"),
-            ref,
-            inp.idempotency_key,
-            inp.initiative_id,
-            inp.environment,
-            spec,
-            inp.budget_usd,
-            expires,
-        )
+        async with self._pool.acquire() as conn, conn.transaction():
+            # the resource's cost is part of the initiative's sunk cost rollup: recorded in the same transaction
+            await rollups_repo.lock_initiative(conn, inp.initiative_id)
+            row = await conn.fetchrow(
+                sql("resource_provision"),
+                ref,
+                inp.idempotency_key,
+                inp.initiative_id,
+                inp.environment,
+                spec,
+                inp.budget_usd,
+                expires,
+            )
+            await rollups_repo.refresh(conn, inp.initiative_id)
         if row is None:
             row = await self._pool.fetchrow(sql("resource_get"), ref)
         if row is None:

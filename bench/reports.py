@@ -6,7 +6,7 @@ same question (``bench.reports_baseline``), and p50/p95 are printed against the 
 ``--hold-back N``, migrations from version N on are applied only after a first measurement: one run then
 gives before/after figures on the same data, and checks that the reports still give the same answers.
 
-    uv run python -m bench.reports --initiatives 100000 --events 1000000 --repeat 30 --hold-back 4
+    uv run python -m bench.reports --initiatives 100000 --events 1000000 --repeat 30 --hold-back 5
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from typing import Any
 
 import asyncpg
 
+from db import rollups_repo
 from schemas.taxonomy import TAXONOMY
 
 DAY = 86400.0
@@ -306,6 +307,10 @@ async def load_portfolio(
             f"loaded {counts['initiatives']:>7}/{initiatives} initiatives, {counts['lifecycle_events']:>8} events,"
             f" {counts['stage_intervals']:>7} intervals ({time.perf_counter() - started:5.1f} s)"
         )
+    if await conn.fetchval("SELECT to_regclass('report_initiative_facts') IS NOT NULL"):
+        # COPY went around the repositories; with migration 0005 held back, the migration does this instead
+        progress("rebuilding the report rollups …")
+        await rollups_repo.rebuild(conn)
     progress("VACUUM ANALYZE …")
     await conn.execute("VACUUM ANALYZE")
     return counts

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from db import rollups_repo
 from db.pool import Conn
 from db.queries import sql
 from db.rows import EventRow
@@ -111,8 +112,12 @@ async def _insert_event(conn: Conn, event: LifecycleEvent) -> bool:
 async def record_event(conn: Conn, record: RecordEventInput) -> bool:
     """Record one event and its read-model effects in one transaction; False if it was already there."""
     async with conn.transaction():
+        # the snapshot's upsert locks the initiative's row first: writers of its rollups take turns
         await _upsert_snapshot(conn, record.snapshot, record.event.seq, record.event.occurred_at)
-        return await _insert_event(conn, record.event)
+        inserted = await _insert_event(conn, record.event)
+        if inserted:
+            await rollups_repo.refresh(conn, record.event.initiative_id)
+        return inserted
 
 
 async def record_events(conn: Conn, record: RecordEventsInput) -> int:
@@ -122,10 +127,13 @@ async def record_events(conn: Conn, record: RecordEventsInput) -> int:
     """
     last = record.events[-1]
     async with conn.transaction():
+        # the snapshot's upsert locks the initiative's row first: writers of its rollups take turns
         await _upsert_snapshot(conn, record.snapshot, last.seq, last.occurred_at)
         inserted = 0
         for event in record.events:
             inserted += await _insert_event(conn, event)
+        if inserted:
+            await rollups_repo.refresh(conn, record.snapshot.initiative_id)
         return inserted
 
 

@@ -25,6 +25,9 @@ BASE_RATES: dict[str, float] = {
     "pilot_to_production_rate": 0.33,
 }
 
+#: Reports with a query of their own for the whole portfolio (``report_<name>_all.sql``).
+_WHOLE_PORTFOLIO = frozenset({"time_in_stage"})
+
 #: Stages after the PoC in which a scrap counts as "scrapped after the PoC".
 _AFTER_POC: tuple[Stage, ...] = (Stage.INFRA_REVIEW, Stage.IT_SIGNOFF, Stage.ROLLOUT)
 
@@ -34,8 +37,17 @@ def _params(f: ReportFilters) -> tuple[datetime | None, datetime | None, str | N
     return (f.since, f.until, f.team, f.business_unit)
 
 
+def _unfiltered(f: ReportFilters) -> bool:
+    """True when the report covers the whole portfolio."""
+    return all(value is None for value in _params(f))
+
+
 async def _fetch(db: Conn | asyncpg.Pool, name: str, f: ReportFilters) -> list[asyncpg.Record]:
-    """Run ``report_<name>.sql`` in a transaction of its own with the report settings."""
+    """Run ``report_<name>.sql`` in a transaction of its own with the report settings.
+
+    A report with a ``report_<name>_all.sql`` answers the unfiltered question from that query instead, which
+    takes no parameters and reads whole-portfolio rollups only.
+    """
     if isinstance(db, asyncpg.Pool):
         async with db.acquire() as conn:
             return await _fetch_on(conn, name, f)
@@ -43,10 +55,13 @@ async def _fetch(db: Conn | asyncpg.Pool, name: str, f: ReportFilters) -> list[a
 
 
 async def _fetch_on(conn: Conn, name: str, f: ReportFilters) -> list[asyncpg.Record]:
+    query, args = (
+        (f"report_{name}_all", ()) if name in _WHOLE_PORTFOLIO and _unfiltered(f) else (f"report_{name}", _params(f))
+    )
     # Inside a caller's transaction this is a savepoint, and the settings last until that transaction ends.
     async with conn.transaction():
         await conn.execute(sql("report_settings"))
-        return await conn.fetch(sql(f"report_{name}"), *_params(f))
+        return await conn.fetch(sql(query), *args)
 
 
 def _rate(numerator: int, denominator: int) -> float | None:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,13 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("worker", help="run a worker against LIFTOFF_TEMPORAL_ADDRESS and LIFTOFF_DATABASE_URL")
     sub.add_parser("api", help="serve the HTTP API (needs LIFTOFF_PRINCIPALS_FILE as well)")
-    sub.add_parser("migrate", help="apply pending database migrations to LIFTOFF_DATABASE_URL")
+    migrate = sub.add_parser(
+        "migrate",
+        help="apply pending database migrations to LIFTOFF_DATABASE_URL",
+        description="Apply pending migrations. --rebuild-rollups then recomputes the report rollups from the "
+        "event log, for rows loaded around liftoff (COPY, a partial restore).",
+    )
+    migrate.add_argument("--rebuild-rollups", action="store_true", help="recompute every report rollup after migrating")
 
     policy = sub.add_parser("policy", help="work with gate policy files")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True, metavar="SUBCOMMAND")
@@ -258,11 +265,25 @@ async def _run_api(settings: Settings) -> int:
     return 0
 
 
-async def _run_migrate(settings: Settings) -> int:
+async def _run_migrate(settings: Settings, *, rebuild_rollups: bool = False) -> int:
+    from db import rollups_repo
+    from db.pool import connect
     from worker.dev import apply_migrations
 
-    applied = await apply_migrations(settings.require_database_url())
-    print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    dsn = settings.require_database_url()
+    applied = await apply_migrations(dsn)
+    print("applied: " + ", ".join(applied) if applied else "database is up to date", flush=True)
+    if rebuild_rollups:
+        print("rebuilding the report rollups …", flush=True)
+        started = time.perf_counter()
+        conn = await connect(dsn)
+        try:
+            async with conn.transaction():
+                await rollups_repo.rebuild(conn)
+            initiatives = await conn.fetchval("SELECT count(*) FROM report_initiative_facts")
+        finally:
+            await conn.close()
+        print(f"report rollups rebuilt for {initiatives} initiatives in {time.perf_counter() - started:.1f} s")
     return 0
 
 
@@ -295,7 +316,7 @@ def run(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one return
         return asyncio.run(_run_worker(settings))
     if args.command == "api":
         return asyncio.run(_run_api(settings))
-    return asyncio.run(_run_migrate(settings))
+    return asyncio.run(_run_migrate(settings, rebuild_rollups=args.rebuild_rollups))
 
 
 def main() -> None:

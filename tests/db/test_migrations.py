@@ -6,14 +6,23 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import pytest
 import pytest_asyncio
 
+from bench.reports import migrate_before
+from bench.reports_data import load_portfolio
+from db import reports_repo
 from db.migrate import available_migrations, migrate
 from db.pool import connect
+from schemas.reports import ReportFilters
+from tests.db.test_report_rollups import assert_close, assert_rollups_match_sources
+from worker.cli import _run_migrate
 from worker.dev import apply_migrations
+from worker.settings import Settings
 
 EXPECTED_TABLES = {
     "initiatives",
@@ -21,6 +30,11 @@ EXPECTED_TABLES = {
     "stage_intervals",
     "tickets",
     "provisioned_resources",
+    "report_initiative_facts",
+    "report_stall_episodes",
+    "report_stage_visits",
+    "report_stage_visit_days",
+    "report_portfolio_facts",
     "schema_migrations",
 }
 
@@ -120,3 +134,57 @@ async def test_advisory_lock_is_released_after_migrating(fresh_dsn: str) -> None
     finally:
         await conn.close()
     assert held == 0
+
+
+async def load(dsn: str, *, initiatives: int, seed: int) -> None:
+    """The benchmark's synthetic portfolio, loaded by COPY (binary: a plain connection, no JSON codecs)."""
+    conn: asyncpg.Connection = await asyncpg.connect(dsn)
+    try:
+        await load_portfolio(conn, initiatives=initiatives, events=initiatives * 10, seed=seed, progress=print)
+    finally:
+        await conn.close()
+
+
+async def test_the_rollups_migration_backfills_what_was_recorded_before_it(fresh_dsn: str) -> None:
+    # a portfolio loaded under migrations 0001-0004, as an existing installation holds it
+    before = await migrate_before(fresh_dsn, 5)
+    assert before[-1] == "0004_report_performance.sql"
+    await load(fresh_dsn, initiatives=300, seed=3)
+    conn = await connect(fresh_dsn)
+    try:
+        ids = [r["id"] for r in await conn.fetch("SELECT id FROM initiatives")]
+
+        assert await apply_migrations(fresh_dsn) == ["0005_report_rollups.sql"]
+
+        counts = await assert_rollups_match_sources(conn, ids)
+        assert counts["report_initiative_facts"] == 300
+        assert counts["report_stall_episodes"] > 0
+        whole = await reports_repo.time_in_stage(conn, ReportFilters())
+        scanned = await reports_repo.time_in_stage(conn, ReportFilters(since=datetime(1970, 1, 1, tzinfo=UTC)))
+        assert_close(whole, scanned)
+    finally:
+        await conn.close()
+
+
+async def test_migrate_rebuild_rollups_recomputes_them_from_the_log(
+    fresh_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await apply_migrations(fresh_dsn)
+    # COPY goes around the repositories; the loader rebuilds, so empty the rollups again to stand for it
+    await load(fresh_dsn, initiatives=200, seed=5)
+    conn = await connect(fresh_dsn)
+    try:
+        await conn.execute(
+            "TRUNCATE report_initiative_facts, report_portfolio_facts, report_stall_episodes, report_stage_visits,"
+            " report_stage_visit_days"
+        )
+        funnel = await reports_repo.funnel(conn, ReportFilters())
+        assert funnel["total"] == 0
+
+        assert await _run_migrate(Settings(database_url=fresh_dsn), rebuild_rollups=True) == 0
+
+        assert "report rollups rebuilt for 200 initiatives" in capsys.readouterr().out
+        assert (await reports_repo.funnel(conn, ReportFilters()))["total"] == 200
+        await assert_rollups_match_sources(conn, [r["id"] for r in await conn.fetch("SELECT id FROM initiatives")])
+    finally:
+        await conn.close()

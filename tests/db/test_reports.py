@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from db import events_repo, reports_repo
+from db import events_repo, reports_repo, rollups_repo
 from schemas.classification import DeploymentTarget, Procurement
 from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, RecordEventsInput
 from schemas.reports import REPORT_NAMES, ReportFilters
@@ -157,6 +157,8 @@ async def _provisioned(conn: Connection, iid: str, *costs: float) -> None:
             iid,
             cost,
         )
+    # as the built-in provisioner does in the same transaction: the cost reaches the sunk cost rollup
+    await rollups_repo.refresh(conn, iid)
 
 
 def _start(iid: str, submitted_at: datetime) -> Walk:

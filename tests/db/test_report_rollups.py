@@ -1,0 +1,270 @@
+"""The report rollups (migration 0005) stay equal to the rows they summarise, whoever writes and in what order."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from activities.provisioning import BuiltinProvisioner
+from db import events_repo, reports_repo, rollups_repo
+from db.pool import Conn
+from schemas.events import InitiativeSnapshot, RecordEventsInput
+from schemas.integrations import ProvisionInput
+from schemas.reports import ReportFilters
+from schemas.stages import InitiativeStatus, Stage
+from schemas.taxonomy import ReasonCode
+from tests.conftest import SUBMITTER, make_spec
+from tests.db.test_events_repo import POLICY, T0, Connection, conn
+from tests.db.test_reports import Walk, _start, seed
+
+__all__ = ["conn"]  # the fixture, re-used from the repository tests
+
+DAY = timedelta(days=1)
+#: Each rollup table and the view that defines its rows.
+ROLLUPS = {
+    "report_initiative_facts": "report_initiative_facts_source",
+    "report_stall_episodes": "report_stall_episodes_source",
+    "report_stage_visits": "report_stage_visits_source",
+}
+
+
+async def rollup_rows(conn: Conn | asyncpg.Pool, table: str, ids: list[str]) -> set[tuple[object, ...]]:
+    rows = await conn.fetch(f"SELECT * FROM {table} WHERE initiative_id = ANY($1::text[])", ids)  # noqa: S608 - constant names
+    return {tuple(r.values()) for r in rows}
+
+
+def assert_close(a: object, b: object, where: str = "") -> None:
+    """Equal, except floats within a relative 1e-12 of each other."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_close(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), where
+        for n, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_close(x, y, f"{where}[{n}]")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-12), where
+    else:
+        assert a == b, where
+
+
+async def assert_rollups_match_sources(conn: Conn | asyncpg.Pool, ids: list[str]) -> dict[str, int]:
+    """Every rollup holds exactly the rows its view computes for ``ids``; returns the row counts.
+
+    The per-day counts of the whole portfolio's visits must equal a count of every visit, whatever else the
+    database holds.
+    """
+    counts = {}
+    for table, view in ROLLUPS.items():
+        stored, computed = await rollup_rows(conn, table, ids), await rollup_rows(conn, view, ids)
+        assert stored == computed, table
+        counts[table] = len(stored)
+    days = await conn.fetch(
+        "SELECT stage, day, visits, stalls, stalled_seconds FROM report_stage_visit_days"
+        " WHERE visits <> 0 OR stalls <> 0 OR stalled_seconds <> 0 ORDER BY stage, day"
+    )
+    counted = await conn.fetch(
+        "SELECT stage, coalesce(day, -1) AS day, count(*)::int AS visits, sum(stalls) AS stalls,"
+        " sum(stalled_seconds::numeric) AS stalled_seconds FROM report_stage_visits GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    assert [tuple(r.values()) for r in days] == [tuple(r.values()) for r in counted]
+    keys = (
+        "reached, advanced, scrapped, stage, procurement, deployment_target,"
+        " scrap_stage, scrap_family, scrap_code, scrap_underlying_code"
+    )
+    portfolio = await conn.fetch(
+        f"SELECT {keys}, initiatives, poc_spend_usd, provisioning_usd FROM report_portfolio_facts"  # noqa: S608 - constant
+        " WHERE initiatives <> 0 OR poc_spend_usd <> 0 OR provisioning_usd <> 0"
+    )
+    summed = await conn.fetch(
+        f"SELECT {keys}, count(*)::int, sum(poc_spend_usd), sum(provisioning_usd)"  # noqa: S608 - constant
+        f" FROM report_initiative_facts GROUP BY {keys}"
+    )
+    assert {tuple(r.values()) for r in portfolio} == {tuple(r.values()) for r in summed}
+    return counts
+
+
+async def record(conn: Connection, walk: Walk, events: slice, *, team: str, status: InitiativeStatus) -> int:
+    """Record a slice of a walk's events as one batch, with the snapshot after its last event."""
+    batch = walk.events[events]
+    snap = InitiativeSnapshot(
+        initiative_id=walk.iid,
+        workflow_id=f"initiative-{walk.iid}",
+        spec=make_spec(team=team, business_unit=f"bu-{team}"),
+        submitter=SUBMITTER,
+        policy_version=POLICY,
+        stage=batch[-1].stage,
+        status=status,
+        stage_entered_at=walk.stage_entered_at,
+        awaiting_roles=[],
+        submitted_at=T0,
+    )
+    return await events_repo.record_events(conn, RecordEventsInput(events=batch, snapshot=snap))
+
+
+async def test_every_write_leaves_the_rollups_equal_to_their_sources(conn: Connection) -> None:
+    p = await seed(conn)
+
+    counts = await assert_rollups_match_sources(conn, list(p.ids.values()))
+
+    # eleven initiatives; the stalls of a, b, d, e, f, g, i and j (j stalled twice); the visits of
+    # non-terminal stages: a 5, b 7 (poc and infra_review twice), c 2, d 2, e 3, f 4, g 2, h 1, i 2, j 2, k 5
+    assert counts == {"report_initiative_facts": 11, "report_stall_episodes": 9, "report_stage_visits": 35}
+
+
+async def test_a_rebuild_gives_the_rows_the_writes_gave(conn: Connection) -> None:
+    p = await seed(conn)
+    ids = list(p.ids.values())
+    written = {table: await rollup_rows(conn, table, ids) for table in ROLLUPS}
+
+    await rollups_repo.rebuild(conn)
+
+    assert {table: await rollup_rows(conn, table, ids) for table in ROLLUPS} == written
+
+
+async def test_a_stall_and_a_visit_that_end_in_a_later_batch_are_updated(conn: Connection) -> None:
+    team = f"team-{uuid.uuid4().hex[:8]}"
+    walk = _start(f"late-{uuid.uuid4().hex[:8]}", T0)
+    walk.wait(DAY).stall(ReasonCode.APPROVAL_PENDING)
+    first = len(walk.events)
+    walk.wait(DAY).clear(ReasonCode.APPROVAL_PENDING, 86_400).advance(Stage.POC)
+
+    await record(conn, walk, slice(0, first), team=team, status=InitiativeStatus.STALLED)
+    scope = ReportFilters(team=team)
+    [open_stall] = (await reports_repo.stall_reasons(conn, scope))["rows"]
+    proposed = (await reports_repo.time_in_stage(conn, scope))["rows"][0]
+    assert open_stall["total_stalled_seconds"] > 300 * 86_400, "still open: counted up to now"
+    assert (proposed["completed_visits"], proposed["open_visits"]) == (0, 1)
+
+    assert await record(conn, walk, slice(first, None), team=team, status=InitiativeStatus.ACTIVE) == 5
+
+    [cleared] = (await reports_repo.stall_reasons(conn, scope))["rows"]
+    assert (cleared["stalls"], cleared["initiatives"], cleared["total_stalled_seconds"]) == (1, 1, 86_400.0)
+    proposed, poc = (await reports_repo.time_in_stage(conn, scope))["rows"][:2]
+    assert (proposed["completed_visits"], proposed["p50_seconds"], proposed["open_visits"]) == (1, 2 * 86_400.0, 0)
+    assert (poc["completed_visits"], poc["open_visits"]) == (0, 1)
+    funnel = await reports_repo.funnel(conn, scope)
+    assert [(s["stage"], s["reached"], s["advanced"]) for s in funnel["stages"][:3]] == [
+        ("proposed", 1, 1),
+        ("poc", 1, 0),
+        ("infra_review", 0, 0),
+    ]
+    await assert_rollups_match_sources(conn, [walk.iid])
+
+
+async def test_a_retried_batch_changes_no_rollup_row(conn: Connection) -> None:
+    team = f"team-{uuid.uuid4().hex[:8]}"
+    walk = _start(f"retry-{uuid.uuid4().hex[:8]}", T0)
+    walk.wait(DAY).advance(Stage.POC).wait(DAY).scrap(ReasonCode.BUDGET_CUT)
+    await record(conn, walk, slice(None), team=team, status=InitiativeStatus.SCRAPPED)
+    before = {table: await rollup_rows(conn, table, [walk.iid]) for table in ROLLUPS}
+
+    assert await record(conn, walk, slice(None), team=team, status=InitiativeStatus.SCRAPPED) == 0
+
+    assert {table: await rollup_rows(conn, table, [walk.iid]) for table in ROLLUPS} == before
+    await assert_rollups_match_sources(conn, [walk.iid])
+    [row] = (await reports_repo.scrap_reasons(conn, ReportFilters(team=team)))["rows"]
+    assert (row["code"], row["stage"], row["initiatives"]) == ("BUDGET_CUT", "poc", 1)
+
+
+@pytest.mark.parametrize("resource_first", [False, True], ids=["scrapped-then-provisioned", "provisioned-first"])
+async def test_builtin_provisioning_reaches_the_sunk_cost(pool: asyncpg.Pool, resource_first: bool) -> None:
+    # commits: the provisioner works on the pool, as in the worker; the team is new, so nothing else is in scope
+    team = f"team-{uuid.uuid4().hex[:8]}"
+    walk = _start(f"cost-{uuid.uuid4().hex[:8]}", T0)
+    walk.wait(DAY).advance(Stage.POC).wait(DAY).scrap(ReasonCode.POC_CRITERIA_NOT_MET)
+    provisioner = BuiltinProvisioner(pool)
+    resource = ProvisionInput(
+        initiative_id=walk.iid,
+        idempotency_key=f"key-{walk.iid}",
+        environment="sandbox",
+        gpu_type="nvidia-l4",
+        gpu_count=1,
+        storage_tb=1,
+        budget_usd=750.25,
+    )
+    async with pool.acquire() as c:
+        await record(c, walk, slice(0, 2), team=team, status=InitiativeStatus.ACTIVE)
+        if resource_first:
+            await provisioner.provision(resource)
+        await record(c, walk, slice(2, None), team=team, status=InitiativeStatus.SCRAPPED)
+        if not resource_first:
+            await provisioner.provision(resource)
+        # provisioning again with the same key is the same resource: its cost counts once
+        await provisioner.provision(resource)
+
+        report = await reports_repo.sunk_cost(c, ReportFilters(team=team))
+
+        assert report["rows"] == [
+            {
+                "family": "BUSINESS",
+                "code": "POC_CRITERIA_NOT_MET",
+                "stage": "poc",
+                "initiatives": 1,
+                "poc_spend_usd": 0.0,
+                "provisioning_usd": 750.25,
+                "total_usd": 750.25,
+            }
+        ]
+        await assert_rollups_match_sources(c, [walk.iid])
+
+
+@pytest.mark.parametrize("name", list(reports_repo.REPORTS))
+async def test_the_whole_portfolio_reads_the_same_numbers_as_a_count_of_every_row(conn: Connection, name: str) -> None:
+    await seed(conn)
+    report = reports_repo.REPORTS[name]
+    # since 1970 covers every initiative but takes the path that reads each row in scope
+    everything = ReportFilters(since=datetime(1970, 1, 1, tzinfo=UTC))
+
+    whole, scanned = await report(conn, ReportFilters()), await report(conn, everything)
+
+    # the same rows picked and interpolated the same way; only float sums may differ in the last bits (the
+    # whole portfolio's are summed as numeric, in another order); now() is the transaction's start in both
+    assert_close(whole, scanned)
+    assert json.dumps(whole) != json.dumps(await report(conn, ReportFilters(team="nobody"))), "not vacuous"
+
+
+async def test_the_whole_portfolio_time_in_stage_picks_the_same_visits(conn: Connection) -> None:
+    await seed(conn)
+    everything = ReportFilters(since=datetime(1970, 1, 1, tzinfo=UTC))
+
+    whole = (await reports_repo.time_in_stage(conn, ReportFilters()))["rows"]
+    scanned = (await reports_repo.time_in_stage(conn, everything))["rows"]
+
+    assert sum(r["completed_visits"] for r in whole) >= 30, "at least the seeded portfolio"
+    exact = ("stage", "completed_visits", "p50_seconds", "p90_seconds", "max_seconds", "open_visits", "stalls")
+    assert [{k: r[k] for k in exact} for r in whole] == [{k: r[k] for k in exact} for r in scanned]
+
+
+async def test_concurrent_writers_keep_the_per_day_counts(pool: asyncpg.Pool) -> None:
+    # commits: ten initiatives written at once, each in three batches, contend for the same per-day rows
+    team = f"team-{uuid.uuid4().hex[:8]}"
+    walks = []
+    for n in range(10):
+        walk = _start(f"busy-{n}-{uuid.uuid4().hex[:8]}", T0)
+        walk.wait(DAY * (n + 1)).advance(Stage.POC).wait(DAY).stall(ReasonCode.POC_RESULTS_MISSING)
+        walk.wait(DAY).clear(ReasonCode.POC_RESULTS_MISSING, 86_400).advance(Stage.INFRA_REVIEW)
+        walks.append(walk)
+
+    async def write(walk: Walk) -> None:
+        cuts = (0, 3, 8, len(walk.events))
+        for start, end in itertools.pairwise(cuts):
+            async with pool.acquire() as c:
+                await record(c, walk, slice(start, end), team=team, status=InitiativeStatus.ACTIVE)
+
+    await asyncio.gather(*(write(w) for w in walks))
+
+    await assert_rollups_match_sources(pool, [w.iid for w in walks])
+    rows = (await reports_repo.time_in_stage(pool, ReportFilters(team=team)))["rows"]
+    assert [(r["stage"], r["completed_visits"], r["open_visits"]) for r in rows[:3]] == [
+        ("proposed", 10, 0),
+        ("poc", 10, 0),
+        ("infra_review", 0, 10),
+    ]
