@@ -11,7 +11,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from db import rollups_repo
+from db import resources_repo, rollups_repo
 from db.queries import sql
 from schemas.integrations import DeprovisionInput, ProvisionInput, RenewInput, Resource, ResourceRef
 
@@ -97,21 +97,32 @@ class BuiltinProvisioner:
 class ProvisioningActivities:
     """Activities over whichever provisioner the worker was built with."""
 
-    def __init__(self, provisioner: Provisioner, *, health_url: str | None = None) -> None:
+    def __init__(
+        self, provisioner: Provisioner, *, ledger: asyncpg.Pool | None = None, health_url: str | None = None
+    ) -> None:
+        """``ledger``: the database where every resource and its cost is recorded (``provisioned_resources``)."""
         self._provisioner = provisioner
+        self._ledger = ledger
         self._health_url = health_url
 
     @activity.defn(name="provision")
     async def provision(self, inp: ProvisionInput) -> Resource:
         """Provision (idempotently) an environment."""
         resource = await self._provisioner.provision(inp)
-        activity.logger.info("provisioned", extra={"ref": resource.ref, "environment": inp.environment})
+        if self._ledger is not None:
+            # after the provisioner: a failure here retries the activity, and provisioning again is idempotent
+            await resources_repo.record(self._ledger, inp, resource)
+        activity.logger.info(
+            "provisioned", extra={"ref": resource.ref, "environment": inp.environment, "cost_usd": resource.cost_usd}
+        )
         return resource
 
     @activity.defn(name="deprovision")
     async def deprovision(self, inp: DeprovisionInput) -> Resource:
         """Deprovision an environment."""
         resource = await self._provisioner.deprovision(inp)
+        if self._ledger is not None:
+            await resources_repo.mark_deprovisioned(self._ledger, inp.ref)
         activity.logger.info("deprovisioned", extra={"ref": resource.ref})
         return resource
 

@@ -32,7 +32,7 @@ def build_activities(
     """Every activity, bound to the given adapters (the built-in ones over ``pool`` by default)."""
     events = EventActivities(pool)
     ticketing = TicketingActivities(ticketing_system or BuiltinTicketing(pool))
-    provisioning = ProvisioningActivities(provisioner or BuiltinProvisioner(pool), health_url=canary_url)
+    provisioning = ProvisioningActivities(provisioner or BuiltinProvisioner(pool), ledger=pool, health_url=canary_url)
     return [
         events.record_events,
         assess_infrastructure,
