@@ -310,7 +310,9 @@ async def load_portfolio(
     if await conn.fetchval("SELECT to_regclass('report_initiative_facts') IS NOT NULL"):
         # COPY went around the repositories; with migration 0005 held back, the migration does this instead
         progress("rebuilding the report rollups …")
+        rebuilt = time.perf_counter()
         await rollups_repo.rebuild(conn)
+        progress(f"report rollups rebuilt in {time.perf_counter() - rebuilt:.1f} s")
     progress("VACUUM ANALYZE …")
     await conn.execute("VACUUM ANALYZE")
     return counts

@@ -25,8 +25,8 @@ BASE_RATES: dict[str, float] = {
     "pilot_to_production_rate": 0.33,
 }
 
-#: Reports with a query of their own for the whole portfolio (``report_<name>_all.sql``).
-_WHOLE_PORTFOLIO = frozenset({"time_in_stage"})
+#: Reports with a query of their own for a window of submission time (``report_<name>_window.sql``).
+_WINDOWED = frozenset({"time_in_stage"})
 
 #: Stages after the PoC in which a scrap counts as "scrapped after the PoC".
 _AFTER_POC: tuple[Stage, ...] = (Stage.INFRA_REVIEW, Stage.IT_SIGNOFF, Stage.ROLLOUT)
@@ -37,16 +37,11 @@ def _params(f: ReportFilters) -> tuple[datetime | None, datetime | None, str | N
     return (f.since, f.until, f.team, f.business_unit)
 
 
-def _unfiltered(f: ReportFilters) -> bool:
-    """True when the report covers the whole portfolio."""
-    return all(value is None for value in _params(f))
-
-
 async def _fetch(db: Conn | asyncpg.Pool, name: str, f: ReportFilters) -> list[asyncpg.Record]:
     """Run ``report_<name>.sql`` in a transaction of its own with the report settings.
 
-    A report with a ``report_<name>_all.sql`` answers the unfiltered question from that query instead, which
-    takes no parameters and reads whole-portfolio rollups only.
+    A report with a ``report_<name>_window.sql`` answers a question scoped by submission time only (or not at
+    all) from that query instead: it takes since and until and reads rollups counted by month.
     """
     if isinstance(db, asyncpg.Pool):
         async with db.acquire() as conn:
@@ -55,9 +50,8 @@ async def _fetch(db: Conn | asyncpg.Pool, name: str, f: ReportFilters) -> list[a
 
 
 async def _fetch_on(conn: Conn, name: str, f: ReportFilters) -> list[asyncpg.Record]:
-    query, args = (
-        (f"report_{name}_all", ()) if name in _WHOLE_PORTFOLIO and _unfiltered(f) else (f"report_{name}", _params(f))
-    )
+    windowed = name in _WINDOWED and f.team is None and f.business_unit is None
+    query, args = (f"report_{name}_window", (f.since, f.until)) if windowed else (f"report_{name}", _params(f))
     # Inside a caller's transaction this is a savepoint, and the settings last until that transaction ends.
     async with conn.transaction():
         await conn.execute(sql("report_settings"))

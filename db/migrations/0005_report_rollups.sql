@@ -166,13 +166,14 @@ CREATE INDEX report_stall_episodes_business_unit_idx ON report_stall_episodes (b
 
 -- Per visit of a non-terminal stage: how long it lasted in seconds (NULL while open; seconds, not an interval,
 -- because percentiles sort a float8 several times faster) and in whole days, and its stall totals, with the
--- scope columns.
+-- scope columns and the month (UTC) the initiative was submitted in.
 CREATE VIEW report_stage_visits_source AS
 SELECT si.id AS visit_id,
        si.initiative_id,
        i.team,
        i.business_unit,
        i.submitted_at,
+       date_trunc('month', i.submitted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS submitted_month,
        si.stage,
        d.seconds,
        floor(d.seconds / 86400)::int AS day,
@@ -189,6 +190,7 @@ CREATE TABLE report_stage_visits (
     team             text NOT NULL,
     business_unit    text NOT NULL,
     submitted_at     timestamptz NOT NULL,
+    submitted_month  timestamptz NOT NULL,
     stage            text NOT NULL,
     seconds          double precision,
     day              integer,
@@ -198,23 +200,31 @@ CREATE TABLE report_stage_visits (
 
 CREATE INDEX report_stage_visits_initiative_idx ON report_stage_visits (initiative_id);
 -- the visits of a stage in order of duration (day follows seconds): percentiles over a scope read them
--- presorted, and a percentile of the whole portfolio finds its visit from a day's first one
+-- presorted, and a percentile over a window of submission time finds its visit from a day's first one; the
+-- scope columns are included so neither reads the table
 CREATE INDEX report_stage_visits_stage_idx ON report_stage_visits (stage, day, seconds)
-    INCLUDE (stalls, stalled_seconds);
-CREATE INDEX report_stage_visits_team_idx ON report_stage_visits (team);
-CREATE INDEX report_stage_visits_business_unit_idx ON report_stage_visits (business_unit);
+    INCLUDE (stalls, stalled_seconds, submitted_at, team, business_unit);
+-- the visits of initiatives submitted in the partial months at the ends of a window
+CREATE INDEX report_stage_visits_submitted_idx ON report_stage_visits (submitted_at)
+    INCLUDE (stage, day, stalls, stalled_seconds);
+-- one team's or one business unit's visits, in the same order and with the same columns
+CREATE INDEX report_stage_visits_team_idx ON report_stage_visits (team, stage, day, seconds)
+    INCLUDE (stalls, stalled_seconds, submitted_at, business_unit);
+CREATE INDEX report_stage_visits_business_unit_idx ON report_stage_visits (business_unit, stage, day, seconds)
+    INCLUDE (stalls, stalled_seconds, submitted_at, team);
 
--- The whole portfolio's visits counted per stage and day of duration (day -1: still open), with their stall
--- totals: enough to find any percentile's visit without reading every visit. Kept by adding what a refresh
--- changes in report_stage_visits (db/queries/refresh_report_rollups.sql), so it always equals the GROUP BY
--- below over report_stage_visits.
+-- The visits counted per stage, month of submission and day of duration (day -1: still open), with their stall
+-- totals: enough to find any percentile's visit for the whole portfolio or a window of submission time
+-- without reading every visit. Kept by adding what a refresh changes in report_stage_visits
+-- (db/queries/refresh_report_rollups.sql), so it always equals the GROUP BY below over report_stage_visits.
 CREATE TABLE report_stage_visit_days (
     stage            text NOT NULL,
+    submitted_month  timestamptz NOT NULL,
     day              integer NOT NULL,
     visits           integer NOT NULL,
     stalls           bigint NOT NULL,
     stalled_seconds  numeric NOT NULL,
-    PRIMARY KEY (stage, day)
+    PRIMARY KEY (stage, submitted_month, day)
 );
 
 -- What is already recorded.
@@ -222,9 +232,9 @@ INSERT INTO report_initiative_facts SELECT * FROM report_initiative_facts_source
 INSERT INTO report_stall_episodes SELECT * FROM report_stall_episodes_source;
 INSERT INTO report_stage_visits SELECT * FROM report_stage_visits_source;
 INSERT INTO report_stage_visit_days
-SELECT stage, coalesce(day, -1), count(*), sum(stalls), sum(stalled_seconds::numeric)
+SELECT stage, submitted_month, coalesce(day, -1), count(*), sum(stalls), sum(stalled_seconds::numeric)
 FROM report_stage_visits
-GROUP BY stage, coalesce(day, -1);
+GROUP BY stage, submitted_month, coalesce(day, -1);
 INSERT INTO report_portfolio_facts
 SELECT reached, advanced, scrapped, stage, procurement, deployment_target, scrap_stage, scrap_family, scrap_code,
        scrap_underlying_code, count(*), sum(poc_spend_usd), sum(provisioning_usd)

@@ -12,6 +12,6 @@ GROUP BY reached, advanced, scrapped, stage, procurement, deployment_target, scr
 INSERT INTO report_stall_episodes SELECT * FROM report_stall_episodes_source;
 INSERT INTO report_stage_visits SELECT * FROM report_stage_visits_source;
 INSERT INTO report_stage_visit_days
-SELECT stage, coalesce(day, -1), count(*), sum(stalls), sum(stalled_seconds::numeric)
+SELECT stage, submitted_month, coalesce(day, -1), count(*), sum(stalls), sum(stalled_seconds::numeric)
 FROM report_stage_visits
-GROUP BY stage, coalesce(day, -1);
+GROUP BY stage, submitted_month, coalesce(day, -1);

@@ -81,23 +81,25 @@ visits AS (
 -- of different initiatives never wait for each other in a cycle.
 day_changes AS (
     SELECT stage,
+           submitted_month,
            coalesce(day, -1) AS day,
            sum(sign)::int AS visits,
            sum(sign * stalls) AS stalls,
            sum(sign * stalled_seconds::numeric) AS stalled_seconds
     FROM (
-        SELECT stage, day, stalls, stalled_seconds, 1 AS sign FROM new_visits
+        SELECT stage, submitted_month, day, stalls, stalled_seconds, 1 AS sign FROM new_visits
         UNION ALL
-        SELECT stage, day, stalls, stalled_seconds, -1 AS sign FROM report_stage_visits WHERE initiative_id = $1
+        SELECT stage, submitted_month, day, stalls, stalled_seconds, -1 AS sign
+        FROM report_stage_visits WHERE initiative_id = $1
     ) changes
-    GROUP BY stage, coalesce(day, -1)
+    GROUP BY stage, submitted_month, coalesce(day, -1)
     HAVING sum(sign) <> 0 OR sum(sign * stalls) <> 0 OR sum(sign * stalled_seconds::numeric) <> 0
-    ORDER BY stage, day
+    ORDER BY stage, submitted_month, day
 ),
 days AS (
     INSERT INTO report_stage_visit_days AS d
     SELECT * FROM day_changes
-    ON CONFLICT (stage, day) DO UPDATE SET
+    ON CONFLICT (stage, submitted_month, day) DO UPDATE SET
         visits = d.visits + EXCLUDED.visits,
         stalls = d.stalls + EXCLUDED.stalls,
         stalled_seconds = d.stalled_seconds + EXCLUDED.stalled_seconds

@@ -13,7 +13,6 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from bench.reports import migrate_before
 from bench.reports_data import load_portfolio
 from db import reports_repo
 from db.migrate import available_migrations, migrate
@@ -134,6 +133,28 @@ async def test_advisory_lock_is_released_after_migrating(fresh_dsn: str) -> None
     finally:
         await conn.close()
     assert held == 0
+
+
+async def migrate_before(dsn: str, hold_back: int) -> list[str]:
+    """Apply the migrations older than ``hold_back`` as ``db.migrate`` does: a database of an older installation."""
+    conn = await connect(dsn)
+    try:
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        applied = []
+        for m in available_migrations():
+            if m.version < hold_back:
+                async with conn.transaction():
+                    await conn.execute(m.sql)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name
+                    )
+                applied.append(m.name)
+        return applied
+    finally:
+        await conn.close()
 
 
 async def load(dsn: str, *, initiatives: int, seed: int) -> None:

@@ -67,12 +67,12 @@ async def assert_rollups_match_sources(conn: Conn | asyncpg.Pool, ids: list[str]
         assert stored == computed, table
         counts[table] = len(stored)
     days = await conn.fetch(
-        "SELECT stage, day, visits, stalls, stalled_seconds FROM report_stage_visit_days"
-        " WHERE visits <> 0 OR stalls <> 0 OR stalled_seconds <> 0 ORDER BY stage, day"
+        "SELECT stage, submitted_month, day, visits, stalls, stalled_seconds FROM report_stage_visit_days"
+        " WHERE visits <> 0 OR stalls <> 0 OR stalled_seconds <> 0 ORDER BY 1, 2, 3"
     )
     counted = await conn.fetch(
-        "SELECT stage, coalesce(day, -1) AS day, count(*)::int AS visits, sum(stalls) AS stalls,"
-        " sum(stalled_seconds::numeric) AS stalled_seconds FROM report_stage_visits GROUP BY 1, 2 ORDER BY 1, 2"
+        "SELECT stage, submitted_month, coalesce(day, -1) AS day, count(*)::int AS visits, sum(stalls) AS stalls,"
+        " sum(stalled_seconds::numeric) AS stalled_seconds FROM report_stage_visits GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
     )
     assert [tuple(r.values()) for r in days] == [tuple(r.values()) for r in counted]
     keys = (
