@@ -176,7 +176,8 @@ SELECT si.id AS visit_id,
        date_trunc('month', i.submitted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS submitted_month,
        si.stage,
        d.seconds,
-       floor(d.seconds / 86400)::int AS day,
+       -- NULL while open; a visit recorded as ending before it began (rows loaded around liftoff) is in day 0
+       CASE WHEN d.seconds IS NOT NULL THEN greatest(floor(d.seconds / 86400), 0)::int END AS day,
        si.stalls,
        si.stalled_seconds
 FROM stage_intervals si

@@ -10,12 +10,12 @@ WITH combos AS (
     -- a combination every initiative has left stays behind with a count of zero
     WHERE initiatives <> 0
       AND $1::timestamptz IS NULL AND $2::timestamptz IS NULL AND $3::text IS NULL AND $4::text IS NULL
-      AND scrap_code IS NOT NULL
+      AND scrap_stage IS NOT NULL  -- scrapped (a scrap always has a stage)
     UNION ALL
     SELECT scrap_family, scrap_code, scrap_stage, count(*), sum(poc_spend_usd), sum(provisioning_usd)
     FROM report_initiative_facts
     WHERE NOT ($1::timestamptz IS NULL AND $2::timestamptz IS NULL AND $3::text IS NULL AND $4::text IS NULL)
-      AND scrap_code IS NOT NULL
+      AND scrap_stage IS NOT NULL  -- scrapped (a scrap always has a stage)
       AND ($1::timestamptz IS NULL OR submitted_at >= $1)
       AND ($2::timestamptz IS NULL OR submitted_at < $2)
       AND ($3::text IS NULL OR team = $3)

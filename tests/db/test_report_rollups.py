@@ -7,6 +7,7 @@ import itertools
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
@@ -14,7 +15,8 @@ import pytest
 from activities.provisioning import BuiltinProvisioner
 from db import events_repo, reports_repo, rollups_repo
 from db.pool import Conn
-from schemas.events import InitiativeSnapshot, RecordEventsInput
+from db.queries import sql
+from schemas.events import EventKind, InitiativeSnapshot, RecordEventsInput
 from schemas.integrations import ProvisionInput
 from schemas.reports import ReportFilters
 from schemas.stages import InitiativeStatus, Stage
@@ -53,6 +55,21 @@ def assert_close(a: object, b: object, where: str = "") -> None:
         assert a == pytest.approx(b, rel=1e-12), where
     else:
         assert a == b, where
+
+
+async def row_by_row(conn: Conn, name: str) -> dict[str, Any]:
+    """Report ``name`` over every initiative, computed from the rows in scope instead of the counters.
+
+    Since 1970 covers every initiative; for most reports any filter takes the row-by-row path. Time in stage
+    answers a window of submission time from counters too, so its row-by-row query is run directly.
+    """
+    everything = ReportFilters(since=datetime(1970, 1, 1, tzinfo=UTC))
+    if name != "time-in-stage":
+        return await reports_repo.REPORTS[name](conn, everything)
+    async with conn.transaction():
+        await conn.execute(sql("report_settings"))
+        records = await conn.fetch(sql("report_time_in_stage"), everything.since, None, None, None)
+    return {"rows": [dict(r) for r in records]}
 
 
 async def assert_rollups_match_sources(conn: Conn | asyncpg.Pool, ids: list[str]) -> dict[str, int]:
@@ -220,10 +237,7 @@ async def test_builtin_provisioning_reaches_the_sunk_cost(pool: asyncpg.Pool, re
 async def test_the_whole_portfolio_reads_the_same_numbers_as_a_count_of_every_row(conn: Connection, name: str) -> None:
     await seed(conn)
     report = reports_repo.REPORTS[name]
-    # since 1970 covers every initiative but takes the path that reads each row in scope
-    everything = ReportFilters(since=datetime(1970, 1, 1, tzinfo=UTC))
-
-    whole, scanned = await report(conn, ReportFilters()), await report(conn, everything)
+    whole, scanned = await report(conn, ReportFilters()), await row_by_row(conn, name)
 
     # the same rows picked and interpolated the same way; only float sums may differ in the last bits (the
     # whole portfolio's are summed as numeric, in another order); now() is the transaction's start in both
@@ -233,10 +247,8 @@ async def test_the_whole_portfolio_reads_the_same_numbers_as_a_count_of_every_ro
 
 async def test_the_whole_portfolio_time_in_stage_picks_the_same_visits(conn: Connection) -> None:
     await seed(conn)
-    everything = ReportFilters(since=datetime(1970, 1, 1, tzinfo=UTC))
-
     whole = (await reports_repo.time_in_stage(conn, ReportFilters()))["rows"]
-    scanned = (await reports_repo.time_in_stage(conn, everything))["rows"]
+    scanned = (await row_by_row(conn, "time-in-stage"))["rows"]
 
     assert sum(r["completed_visits"] for r in whole) >= 30, "at least the seeded portfolio"
     exact = ("stage", "completed_visits", "p50_seconds", "p90_seconds", "max_seconds", "open_visits", "stalls")
@@ -268,3 +280,25 @@ async def test_concurrent_writers_keep_the_per_day_counts(pool: asyncpg.Pool) ->
         ("poc", 10, 0),
         ("infra_review", 0, 10),
     ]
+
+
+async def test_odd_rows_loaded_around_liftoff_read_the_same_from_counters_and_rows(conn: Connection) -> None:
+    # a visit that ends before it begins and a scrap without a reason: the workflow never writes either, but a
+    # restore or a COPY may, and the whole portfolio's counters must still agree with the rows
+    team = f"team-{uuid.uuid4().hex[:8]}"
+    backwards = _start(f"odd-{uuid.uuid4().hex[:8]}", T0)
+    backwards.wait(DAY).advance(Stage.POC).wait(-2 * DAY).advance(Stage.INFRA_REVIEW)
+    unexplained = _start(f"odd-{uuid.uuid4().hex[:8]}", T0)
+    unexplained.wait(DAY).advance(Stage.POC).wait(DAY).emit(EventKind.SCRAPPED, Stage.POC, None, {"via": "import"})
+    for walk, status in ((backwards, InitiativeStatus.ACTIVE), (unexplained, InitiativeStatus.SCRAPPED)):
+        await record(conn, walk, slice(None), team=team, status=status)
+    for name in ("time-in-stage", "scrap-reasons", "sunk-cost", "funnel"):
+        report = reports_repo.REPORTS[name]
+        assert_close(await report(conn, ReportFilters()), await row_by_row(conn, name), name)
+    [poc] = [
+        r for r in (await reports_repo.time_in_stage(conn, ReportFilters(team=team)))["rows"] if r["stage"] == "poc"
+    ]
+    assert (poc["completed_visits"], poc["open_visits"], poc["max_seconds"]) == (2, 0, 86_400.0)
+    [scrap] = (await reports_repo.scrap_reasons(conn, ReportFilters(team=team)))["rows"]
+    assert (scrap["family"], scrap["code"], scrap["stage"], scrap["initiatives"]) == (None, None, "poc", 1)
+    await assert_rollups_match_sources(conn, [backwards.iid, unexplained.iid])
