@@ -6,16 +6,15 @@ import asyncio
 import itertools
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import asyncpg
 import pytest
 
 from activities.provisioning import BuiltinProvisioner
+from bench.reports import row_by_row
 from db import events_repo, reports_repo, rollups_repo
 from db.pool import Conn
-from db.queries import sql
 from schemas.events import EventKind, InitiativeSnapshot, RecordEventsInput
 from schemas.integrations import ProvisionInput
 from schemas.reports import ReportFilters
@@ -55,21 +54,6 @@ def assert_close(a: object, b: object, where: str = "") -> None:
         assert a == pytest.approx(b, rel=1e-12), where
     else:
         assert a == b, where
-
-
-async def row_by_row(conn: Conn, name: str) -> dict[str, Any]:
-    """Report ``name`` over every initiative, computed from the rows in scope instead of the counters.
-
-    Since 1970 covers every initiative; for most reports any filter takes the row-by-row path. Time in stage
-    answers a window of submission time from counters too, so its row-by-row query is run directly.
-    """
-    everything = ReportFilters(since=datetime(1970, 1, 1, tzinfo=UTC))
-    if name != "time-in-stage":
-        return await reports_repo.REPORTS[name](conn, everything)
-    async with conn.transaction():
-        await conn.execute(sql("report_settings"))
-        records = await conn.fetch(sql("report_time_in_stage"), everything.since, None, None, None)
-    return {"rows": [dict(r) for r in records]}
 
 
 async def assert_rollups_match_sources(conn: Conn | asyncpg.Pool, ids: list[str]) -> dict[str, int]:
