@@ -107,20 +107,8 @@ async def funnel(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
 async def stall_reasons(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
     """Stalls per reason family, code and stage, most frequent first, with total and median stalled time."""
     records = await _fetch(conn, "stall_reasons", f)
-    return {
-        "rows": [
-            {
-                "family": r["family"],
-                "code": r["code"],
-                "stage": r["stage"],
-                "stalls": r["stalls"],
-                "initiatives": r["initiatives"],
-                "total_stalled_seconds": r["total_stalled_seconds"],
-                "median_stalled_seconds": r["median_stalled_seconds"],
-            }
-            for r in records
-        ]
-    }
+    # the query's columns are the report's fields, in order
+    return {"rows": [dict(r) for r in records]}
 
 
 async def scrap_reasons(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
@@ -139,21 +127,8 @@ async def scrap_reasons(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str
 async def time_in_stage(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
     """Per stage in lifecycle order: completed visits with p50, p90 and max duration, and open visits."""
     records = await _fetch(conn, "time_in_stage", f)
-    return {
-        "rows": [
-            {
-                "stage": r["stage"],
-                "completed_visits": r["completed_visits"],
-                "p50_seconds": r["p50_seconds"],
-                "p90_seconds": r["p90_seconds"],
-                "max_seconds": r["max_seconds"],
-                "open_visits": r["open_visits"],
-                "stalls": r["stalls"],
-                "stalled_seconds": r["stalled_seconds"],
-            }
-            for r in records
-        ]
-    }
+    # the query's columns are the report's fields, in order
+    return {"rows": [dict(r) for r in records]}
 
 
 async def stalled_now(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
