@@ -11,8 +11,9 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from db import resources_repo, rollups_repo
+from db import resources_repo
 from db.queries import sql
+from db.resources_repo import resource_expiry, resource_spec
 from schemas.integrations import DeprovisionInput, ProvisionInput, RenewInput, Resource, ResourceRef
 
 
@@ -45,22 +46,16 @@ class BuiltinProvisioner:
     async def provision(self, inp: ProvisionInput) -> Resource:
         """Record the environment as ready."""
         ref = f"env-{uuid.uuid5(uuid.NAMESPACE_URL, inp.idempotency_key).hex[:12]}"
-        expires = datetime.now(UTC) + timedelta(seconds=inp.ttl_seconds) if inp.ttl_seconds else None
-        spec = {"gpu_type": inp.gpu_type, "gpu_count": inp.gpu_count, "storage_tb": inp.storage_tb}
-        async with self._pool.acquire() as conn, conn.transaction():
-            # the resource's cost is part of the initiative's sunk cost rollup: recorded in the same transaction
-            await rollups_repo.lock_initiative(conn, inp.initiative_id)
-            row = await conn.fetchrow(
-                sql("resource_provision"),
-                ref,
-                inp.idempotency_key,
-                inp.initiative_id,
-                inp.environment,
-                spec,
-                inp.budget_usd,
-                expires,
-            )
-            await rollups_repo.refresh(conn, inp.initiative_id)
+        row = await self._pool.fetchrow(
+            sql("resource_provision"),
+            ref,
+            inp.idempotency_key,
+            inp.initiative_id,
+            inp.environment,
+            resource_spec(inp),
+            inp.budget_usd,
+            resource_expiry(inp),
+        )
         if row is None:
             row = await self._pool.fetchrow(sql("resource_get"), ref)
         if row is None:
@@ -110,7 +105,8 @@ class ProvisioningActivities:
         """Provision (idempotently) an environment."""
         resource = await self._provisioner.provision(inp)
         if self._ledger is not None:
-            # after the provisioner: a failure here retries the activity, and provisioning again is idempotent
+            # after the provisioner: a failure here retries the activity, and provisioning again is idempotent;
+            # the built-in provisioner has written the row already, and its cost still reaches the report rollups
             await resources_repo.record(self._ledger, inp, resource)
         activity.logger.info(
             "provisioned", extra={"ref": resource.ref, "environment": inp.environment, "cost_usd": resource.cost_usd}

@@ -11,10 +11,22 @@ from db.queries import sql
 from schemas.integrations import ProvisionInput, Resource
 
 
+def resource_spec(inp: ProvisionInput) -> dict[str, object]:
+    """What a resource was asked to be, as stored with it."""
+    return {"gpu_type": inp.gpu_type, "gpu_count": inp.gpu_count, "storage_tb": inp.storage_tb}
+
+
+def resource_expiry(inp: ProvisionInput) -> datetime | None:
+    """When a resource with a time to live expires, counted from now."""
+    return datetime.now(UTC) + timedelta(seconds=inp.ttl_seconds) if inp.ttl_seconds else None
+
+
 async def record(pool: asyncpg.Pool, inp: ProvisionInput, resource: Resource) -> bool:
-    """Record a provisioned resource and its cost, with the initiative's report rollups; False if known already."""
-    expires = datetime.now(UTC) + timedelta(seconds=inp.ttl_seconds) if inp.ttl_seconds else None
-    spec = {"gpu_type": inp.gpu_type, "gpu_count": inp.gpu_count, "storage_tb": inp.storage_tb}
+    """Record a provisioned resource, then bring the initiative's report rollups up to date with its cost.
+
+    Returns False if the resource was known already (written by the built-in provisioner, or a retry); the
+    rollups are refreshed either way, so whichever provisioner made it, its cost reaches the reports here.
+    """
     async with pool.acquire() as conn, conn.transaction():
         await rollups_repo.lock_initiative(conn, inp.initiative_id)
         status = await conn.execute(
@@ -25,14 +37,12 @@ async def record(pool: asyncpg.Pool, inp: ProvisionInput, resource: Resource) ->
             resource.provider,
             inp.environment,
             resource.status,
-            spec,
+            resource_spec(inp),
             resource.cost_usd,
-            expires,
+            resource_expiry(inp),
         )
-        inserted = status.endswith(" 1")
-        if inserted:
-            await rollups_repo.refresh(conn, inp.initiative_id)
-        return inserted
+        await rollups_repo.refresh(conn, inp.initiative_id)
+        return status.endswith(" 1")
 
 
 async def mark_deprovisioned(pool: asyncpg.Pool, ref: str) -> bool:

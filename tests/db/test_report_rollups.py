@@ -10,8 +10,9 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
+from temporalio.testing import ActivityEnvironment
 
-from activities.provisioning import BuiltinProvisioner
+from activities.provisioning import BuiltinProvisioner, ProvisioningActivities
 from bench.reports import row_by_row
 from db import events_repo, reports_repo, rollups_repo
 from db.pool import Conn
@@ -177,11 +178,11 @@ async def test_a_retried_batch_changes_no_rollup_row(conn: Connection) -> None:
 
 @pytest.mark.parametrize("resource_first", [False, True], ids=["scrapped-then-provisioned", "provisioned-first"])
 async def test_builtin_provisioning_reaches_the_sunk_cost(pool: asyncpg.Pool, resource_first: bool) -> None:
-    # commits: the provisioner works on the pool, as in the worker; the team is new, so nothing else is in scope
+    # commits: the provision activity works on the pool, as in the worker; the team is new, so nothing else is in scope
     team = f"team-{uuid.uuid4().hex[:8]}"
     walk = _start(f"cost-{uuid.uuid4().hex[:8]}", T0)
     walk.wait(DAY).advance(Stage.POC).wait(DAY).scrap(ReasonCode.POC_CRITERIA_NOT_MET)
-    provisioner = BuiltinProvisioner(pool)
+    activities, env = ProvisioningActivities(BuiltinProvisioner(pool), ledger=pool), ActivityEnvironment()
     resource = ProvisionInput(
         initiative_id=walk.iid,
         idempotency_key=f"key-{walk.iid}",
@@ -194,12 +195,12 @@ async def test_builtin_provisioning_reaches_the_sunk_cost(pool: asyncpg.Pool, re
     async with pool.acquire() as c:
         await record(c, walk, slice(0, 2), team=team, status=InitiativeStatus.ACTIVE)
         if resource_first:
-            await provisioner.provision(resource)
+            await env.run(activities.provision, resource)
         await record(c, walk, slice(2, None), team=team, status=InitiativeStatus.SCRAPPED)
         if not resource_first:
-            await provisioner.provision(resource)
+            await env.run(activities.provision, resource)
         # provisioning again with the same key is the same resource: its cost counts once
-        await provisioner.provision(resource)
+        await env.run(activities.provision, resource)
 
         report = await reports_repo.sunk_cost(c, ReportFilters(team=team))
 
