@@ -14,6 +14,7 @@ from activities.events import EventActivities
 from activities.provisioning import BuiltinProvisioner, Provisioner, ProvisioningActivities
 from activities.ticketing import BuiltinTicketing, TicketingActivities, TicketingSystem
 from schemas.contract import TASK_QUEUE
+from worker.activation_order import RecordedOrderRunner
 from worker.adapters import Integrations
 from worker.approval_interceptor import ApprovalTokenInterceptor
 from workflows.initiative import InitiativeWorkflow
@@ -47,6 +48,19 @@ def build_activities(
     ]
 
 
+def build_workflow_worker(
+    client: Client, *, task_queue: str = TASK_QUEUE, approval_secret: bytes | None = None
+) -> Worker:
+    """A worker for the workflows only (no activities), configured as ``build_worker`` configures them."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(WORKFLOWS),
+        interceptors=[ApprovalTokenInterceptor(approval_secret)],
+        workflow_runner=RecordedOrderRunner(),
+    )
+
+
 def build_worker(
     client: Client,
     pool: asyncpg.Pool,
@@ -72,4 +86,5 @@ def build_worker(
             canary_url=canary_url,
         ),
         interceptors=[ApprovalTokenInterceptor(approval_secret)],
+        workflow_runner=RecordedOrderRunner(),
     )

@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.stages import Stage
     from schemas.status import InitiativeStatusView, PocEvaluation
     from schemas.taxonomy import ReasonCode
-    from workflows import gates
+    from workflows import gates, patches
     from workflows import search_attributes as sa
     from workflows.initiative_base import refuse
     from workflows.initiative_stages import InitiativeStages
@@ -45,6 +45,9 @@ class InitiativeWorkflow(InitiativeStages):
 
     @workflow.init
     def __init__(self, inp: StartInitiativeInput) -> None:
+        # Tells the worker to apply this run's jobs in the fixed order (worker/activation_order.py); runs
+        # started before it keep the SDK's order, in which their histories were recorded.
+        workflow.patched(patches.ACTIVATION_ORDER)
         self._init_state(inp)
         if inp.carried is not None:
             self._restore(inp.carried)

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.status import Stall
     from schemas.taxonomy import ReasonCode
     from workflows import activity_names as act
+    from workflows import patches
     from workflows.gates import previous_stage
     from workflows.initiative_base import INTEGRATION_RETRY, InitiativeBase
     from workflows.stalls import Deadline, derive_stall_reason, next_deadline
@@ -30,7 +31,7 @@ class InitiativeStages(InitiativeBase):
     async def _walk(self) -> None:
         """Process decisions and clocks until the initiative reaches a terminal stage."""
         # Initiatives started before SLA timers existed keep running without them (replay-safe).
-        self._timers = workflow.patched("sla-timers")
+        self._timers = workflow.patched(patches.SLA_TIMERS)
         await self._flush()
         self._publish()
         while not self._stage.is_terminal:

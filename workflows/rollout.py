@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from schemas.taxonomy import ReasonCode
     from workflows import activity_names as act
+    from workflows import patches
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -69,6 +70,8 @@ class RolloutWorkflow:
 
     @workflow.init
     def __init__(self, inp: RolloutInput) -> None:
+        # Tells the worker to apply this run's jobs in the fixed order (worker/activation_order.py).
+        workflow.patched(patches.ACTIVATION_ORDER)
         self._decision: ChangeDecisionInput | None = None
         # A decision may arrive (webhook) before the rollout reaches the wait: it is kept until then.
         self._awaiting_change = inp.await_change_approval
@@ -165,7 +168,7 @@ class RolloutWorkflow:
             if not healthy:
                 raise ApplicationError("canary health check failed", type="CanaryFailed", non_retryable=True)
             workflow.logger.info("canary healthy; promoting", extra={"resource": resource_ref})
-            if workflow.patched("rollout-promote"):
+            if workflow.patched(patches.ROLLOUT_PROMOTE):
                 await workflow.execute_activity(
                     act.PROMOTE,
                     ResourceRef(ref=resource_ref),

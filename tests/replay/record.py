@@ -14,8 +14,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from db.pool import create_pool
 from schemas.decisions import (
@@ -31,14 +33,14 @@ from schemas.decisions import (
     WaiveFindingInput,
 )
 from schemas.policy_file import load_policy
-from schemas.stages import Role
+from schemas.stages import Role, Stage
 from schemas.taxonomy import ReasonCode
 from tests.conftest import ALL_KEYS, SUBMITTER, make_spec, make_start
-from tests.workflows.helpers import start, update
+from tests.workflows.helpers import start, update, update_with_completion_in_one_task
 from worker.dev import apply_migrations
 from worker.embedded import EmbeddedPostgres, find_binary
 from worker.temporal_client import DATA_CONVERTER
-from worker.wiring import build_worker
+from worker.wiring import build_activities, build_worker, build_workflow_worker
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 QUEUE = "record-histories"
@@ -138,12 +140,42 @@ async def _approve_proposal(handle: WorkflowHandle[Any, Any]) -> None:
     await update(handle, "approve", ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO))
 
 
+async def completion_and_update_in_one_task(client: Client) -> list[WorkflowHandle[Any, Any]]:
+    """An approval's completion and a PoC submission reach the worker in one workflow task, then rejected."""
+    assert _POOL is not None
+    queue = f"{QUEUE}-one-task"
+    async with Worker(client, task_queue=queue, activities=build_activities(_POOL)) as activities:
+        async with build_workflow_worker(client, task_queue=queue):
+            handle = await start(client, queue, make_start(load_policy()))
+        await update_with_completion_in_one_task(
+            client,
+            activities,
+            queue,
+            handle,
+            ("approve", ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO)),
+            ("submit_poc_results", SubmitPocResultsInput(actor=SUBMITTER, metrics={"auc": 0.9}, stage=Stage.POC)),
+        )
+        async with build_workflow_worker(client, task_queue=queue):
+            await update(
+                handle,
+                "reject",
+                RejectInput(
+                    approver="bob@example.com", role=Role.BUSINESS_OWNER, reason_code=ReasonCode.BIZ_VALUE_UNPROVEN
+                ),
+            )
+            await handle.result()
+    return [handle]
+
+
+_POOL: asyncpg.Pool | None = None
+
 SCENARIOS = {
     "happy_path": happy_path,
     "rejected": rejected,
     "scrapped_at_signoff": scrapped_at_signoff,
     "sent_back_waived_resolved": sent_back_waived_resolved,
     "held_blocked_resumed": held_blocked_resumed,
+    "completion_and_update_in_one_task": completion_and_update_in_one_task,
 }
 
 
@@ -154,6 +186,8 @@ async def record(version: str, only: list[str]) -> None:
     try:
         await apply_migrations(dsn)
         pool = await create_pool(dsn)
+        global _POOL  # noqa: PLW0603 - the one scenario that runs its own workers needs the pool
+        _POOL = pool
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=find_binary("temporal"), data_converter=DATA_CONVERTER, search_attributes=ALL_KEYS
         )

@@ -1,0 +1,15 @@
+"""Patch ids (``workflow.patched``): each names a change to the commands of running workflows.
+
+A workflow started before a patch replays without it; one started after records a marker and keeps
+the new behaviour. Never rename or remove an id while a workflow that recorded it may still run.
+"""
+
+from __future__ import annotations
+
+#: SLA clocks, escalation, abandonment, sandbox renewal and continue-as-new (``InitiativeWorkflow``).
+SLA_TIMERS = "sla-timers"
+#: The promote step of the rollout saga (``RolloutWorkflow``).
+ROLLOUT_PROMOTE = "rollout-promote"
+#: The worker applies a workflow task's jobs in one fixed order: each activity, timer or child result
+#: on its own, then the updates (``worker/activation_order.py``). Recorded at the start of every run.
+ACTIVATION_ORDER = "activation-order"
