@@ -9,10 +9,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from schemas.limits import MAX_METRICS, Metric, Name, RequiredText, ShortId, Text, Usd
 from schemas.stages import Role, Stage
 from schemas.taxonomy import ReasonCode
 
-Text = Annotated[str, StringConstraints(max_length=5000)]
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -42,8 +42,8 @@ class SubmitPocResultsBody(BaseModel):
 
     model_config = _STRICT
 
-    metrics: dict[str, float] = Field(min_length=1)
-    spend_usd: float = Field(default=0, ge=0)
+    metrics: dict[Name, Metric] = Field(min_length=1, max_length=MAX_METRICS)
+    spend_usd: Usd = 0
     summary: Text = ""
     stage: Stage | None = None
 
@@ -74,9 +74,9 @@ class WaiveFindingBody(BaseModel):
 
     model_config = _STRICT
 
-    finding_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    finding_id: ShortId
     role: Role
-    justification: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    justification: RequiredText
     stage: Stage | None = None
 
 
@@ -85,8 +85,8 @@ class ResolveFindingBody(BaseModel):
 
     model_config = _STRICT
 
-    finding_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
-    evidence: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    finding_id: ShortId
+    evidence: RequiredText
     stage: Stage | None = None
 
 

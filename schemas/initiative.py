@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from schemas import limits
 from schemas.carried import CarriedState
 from schemas.classification import DataClassification, DeploymentTarget, Procurement, RiskTier
 from schemas.policy import Policy
@@ -40,22 +41,46 @@ class SuccessCriterion(BaseModel):
     target: float
 
 
-class SubmitInitiativeRequest(BaseModel):
-    """Body of ``POST /v1/initiatives``."""
+class InfrastructureRequest(BaseModel):
+    """``infrastructure`` of a submission, bounded (the API's model; the workflow holds the spec)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    title: NonEmpty
-    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
-    team: NonEmpty
-    business_unit: NonEmpty
+    deployment_target: DeploymentTarget
+    containerized: bool
+    gpu_type: limits.Name | None = None
+    gpu_count: limits.Count = 0
+    storage_tb: limits.Quantity = 0
+    integrations: list[limits.Name] = Field(default_factory=list, max_length=limits.MAX_METRICS)
+    expected_peak_qps: limits.Quantity = 0
+
+
+class SuccessCriterionRequest(BaseModel):
+    """A PoC success criterion as submitted: a named metric, an operator and a finite target."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: limits.Name
+    operator: Operator
+    target: limits.Metric
+
+
+class SubmitInitiativeRequest(BaseModel):
+    """Body of ``POST /v1/initiatives``: text storage accepts and finite, bounded numbers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: limits.Name
+    summary: limits.RequiredText
+    team: limits.Name
+    business_unit: limits.Name
     sponsor: EmailStr
     risk_tier: RiskTier
     data_classification: DataClassification
     procurement: Procurement
-    budget_usd: float = Field(ge=0)
-    infrastructure: InfrastructureSpec
-    poc_success_criteria: list[SuccessCriterion] = Field(min_length=1)
+    budget_usd: limits.Usd
+    infrastructure: InfrastructureRequest
+    poc_success_criteria: list[SuccessCriterionRequest] = Field(min_length=1, max_length=limits.MAX_METRICS)
 
 
 class InitiativeSpec(BaseModel):

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel
+
 from schemas.decisions import (
     Approval,
     ApproveInput,
@@ -25,6 +27,7 @@ from schemas.decisions import (
 )
 from schemas.findings import Finding, FindingStatus
 from schemas.initiative import SuccessCriterion
+from schemas.limits import payload_problem
 from schemas.stages import STAGE_ORDER, Role, Stage
 
 _COMPARE = {
@@ -91,6 +94,12 @@ class GateContext:
     def finding(self, finding_id: str) -> Finding | None:
         """The finding with ``finding_id``, if any."""
         return next((f for f in self.findings if f.id == finding_id), None)
+
+
+def refuse_payload(payload: BaseModel) -> str | None:
+    """Why a decoded decision cannot be recorded (text storage refuses, a number not finite or too big)."""
+    problem = payload_problem(payload.model_dump(mode="python", exclude={"token"}))
+    return f"this decision cannot be recorded: {problem}" if problem else None
 
 
 def previous_stage(stage: Stage) -> Stage | None:

@@ -109,7 +109,7 @@ class InitiativeWorkflow(InitiativeStages):
 
     @approve.validator
     def _validate_approve(self, inp: ApproveInput) -> None:
-        refuse(self._ending_refusal() or gates.refuse_approve(self._gate(), inp))
+        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_approve(self._gate(), inp))
 
     @workflow.update(
         description="Reject at the current gate; ends the initiative. Payload: approver, role, reason_code"
@@ -136,7 +136,7 @@ class InitiativeWorkflow(InitiativeStages):
 
     @reject.validator
     def _validate_reject(self, inp: RejectInput) -> None:
-        refuse(self._ending_refusal() or gates.refuse_reject(self._gate(), inp))
+        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_reject(self._gate(), inp))
 
     @workflow.update(
         description="Send the initiative back one stage with a reason. Payload: approver, role, reason_code, detail"
@@ -157,7 +157,7 @@ class InitiativeWorkflow(InitiativeStages):
 
     @request_changes.validator
     def _validate_request_changes(self, inp: RequestChangesInput) -> None:
-        refuse(self._ending_refusal() or gates.refuse_request_changes(self._gate(), inp))
+        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_request_changes(self._gate(), inp))
 
     @workflow.update(description="Submit PoC results (metrics against the intake criteria). Payload: actor, metrics")
     async def submit_poc_results(self, inp: SubmitPocResultsInput) -> InitiativeStatusView:
@@ -186,7 +186,7 @@ class InitiativeWorkflow(InitiativeStages):
 
     @submit_poc_results.validator
     def _validate_poc_results(self, inp: SubmitPocResultsInput) -> None:
-        refuse(self._ending_refusal() or gates.refuse_poc_results(self._gate(), inp))
+        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_poc_results(self._gate(), inp))
 
     # ------------------------------------------------------------------ findings
 
@@ -217,7 +217,7 @@ class InitiativeWorkflow(InitiativeStages):
 
     @waive_finding.validator
     def _validate_waive(self, inp: WaiveFindingInput) -> None:
-        refuse(self._ending_refusal() or gates.refuse_waive(self._gate(), inp))
+        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_waive(self._gate(), inp))
 
     @workflow.update(
         description="Mark an assessment finding resolved, with evidence. Payload: actor, finding_id, evidence"
@@ -239,7 +239,7 @@ class InitiativeWorkflow(InitiativeStages):
 
     @resolve_finding.validator
     def _validate_resolve(self, inp: ResolveFindingInput) -> None:
-        refuse(self._ending_refusal() or gates.refuse_resolve(self._gate(), inp))
+        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_resolve(self._gate(), inp))
 
     # ------------------------------------------------------------------ team and lifecycle
 
@@ -260,7 +260,7 @@ class InitiativeWorkflow(InitiativeStages):
 
     @report_blocker.validator
     def _validate_blocker(self, inp: ReportBlockerInput) -> None:
-        refuse(self._ending_refusal() or gates.refuse_blocker(self._gate(), inp))
+        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_blocker(self._gate(), inp))
 
     @workflow.update(
         description="Put the initiative on hold (pauses its SLA clock). Payload: actor, reason_code, detail"
@@ -281,7 +281,7 @@ class InitiativeWorkflow(InitiativeStages):
 
     @hold.validator
     def _validate_hold(self, inp: HoldInput) -> None:
-        refuse(self._ending_refusal() or gates.refuse_hold(self._gate(), inp))
+        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_hold(self._gate(), inp))
 
     @workflow.update(description="Resume a held initiative; the SLA clock restarts. Payload: actor, detail?")
     async def resume(self, inp: ResumeInput) -> InitiativeStatusView:
@@ -301,7 +301,7 @@ class InitiativeWorkflow(InitiativeStages):
 
     @resume.validator
     def _validate_resume(self, inp: ResumeInput) -> None:
-        refuse(self._ending_refusal() or gates.refuse_resume(self._gate(), inp))
+        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_resume(self._gate(), inp))
 
     @workflow.update(description="Scrap the initiative at any stage. Payload: actor, reason_code, detail")
     async def scrap(self, inp: ScrapInput) -> InitiativeStatusView:
@@ -312,7 +312,7 @@ class InitiativeWorkflow(InitiativeStages):
 
     @scrap.validator
     def _validate_scrap(self, inp: ScrapInput) -> None:
-        refuse(self._ending_refusal() or gates.refuse_scrap(self._gate(), inp))
+        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_scrap(self._gate(), inp))
 
     @workflow.query(description="The initiative's stage, status, awaiting roles, approvals and findings")
     def status(self) -> InitiativeStatusView:

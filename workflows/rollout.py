@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.taxonomy import ReasonCode
     from workflows import activity_names as act
     from workflows import patches
+    from workflows.gates import refuse_payload
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -84,7 +85,9 @@ class RolloutWorkflow:
 
     @change_decision.validator
     def _validate_change_decision(self, inp: ChangeDecisionInput) -> None:
-        del inp
+        problem = refuse_payload(inp)
+        if problem:
+            raise ApplicationError(problem, type=DECISION_REFUSED, non_retryable=True)
         if not self._awaiting_change or self._decision is not None:
             raise ApplicationError(
                 "this rollout is not waiting for a change decision", type=DECISION_REFUSED, non_retryable=True

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 from schemas.classification import RiskTier
@@ -105,3 +107,58 @@ async def test_raw_json_update_as_the_web_ui_sends_it(client: Client, task_queue
     view = await update(handle, "approve", {"approver": "Paula@Example.com", "role": "portfolio", "stage": "proposed"})
     assert view.stage is Stage.POC
     assert view.visited == [Stage.PROPOSED, Stage.POC]
+
+
+def _raw_json(text: str) -> RawValue:
+    """A payload as the Web UI sends it: JSON text, here with escapes and tokens Python would not write."""
+    return RawValue(Payload(metadata={"encoding": b"json/plain"}, data=text.encode("utf-8")))
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "field"),
+    [
+        ("approve", '{"approver": "paula@example.com", "role": "portfolio", "comment": "ok\\u0000"}', "comment"),
+        (
+            "report_blocker",
+            '{"actor": "alice@example.com", "reason_code": "BUDGET_CUT", "detail": "x\\u0000"}',
+            "detail",
+        ),
+    ],
+)
+async def test_unstorable_text_is_refused_in_the_validator(
+    client: Client, task_queue: str, policy: Policy, name: str, text: str, field: str
+) -> None:
+    handle = await start(client, task_queue, make_start(policy))
+    message = await _refused(handle, name, _raw_json(text))
+    assert message.startswith(f"this decision cannot be recorded: {field} must not contain")
+    assert await accepted_update_count(handle) == 0
+    view = await update(handle, "approve", ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO))
+    assert view.stage is Stage.POC
+
+
+async def test_unpaired_surrogates_are_refused_at_decoding(client: Client, task_queue: str, policy: Policy) -> None:
+    handle = await start(client, task_queue, make_start(policy))
+    text = '{"approver": "paula@example.com", "role": "portfolio", "comment": "\\ud800"}'
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await handle.execute_update("approve", _raw_json(text))
+    assert "decod" in str(info.value.cause).lower()
+    assert await accepted_update_count(handle) == 0
+    view = await update(handle, "approve", ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO))
+    assert view.stage is Stage.POC
+
+
+async def test_non_finite_numbers_are_refused_and_the_initiative_moves_on(
+    client: Client, task_queue: str, policy: Policy
+) -> None:
+    handle = await start(client, task_queue, make_start(policy))
+    await update(handle, "approve", ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO))
+    for text, field in [
+        ('{"actor": "alice@example.com", "metrics": {"auc": 0.9}, "spend_usd": 1e999}', "spend_usd"),
+        ('{"actor": "alice@example.com", "metrics": {"auc": NaN}}', "metrics.auc"),
+        ('{"actor": "alice@example.com", "metrics": {"auc": 0.9}, "spend_usd": 1e308}', "spend_usd"),
+    ]:
+        message = await _refused(handle, "submit_poc_results", _raw_json(text))
+        assert message.startswith(f"this decision cannot be recorded: {field} must be")
+    view = await update(handle, "submit_poc_results", SubmitPocResultsInput(actor=SUBMITTER, metrics={"auc": 0.9}))
+    assert view.poc is not None
+    assert view.poc.met

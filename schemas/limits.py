@@ -1,0 +1,102 @@
+"""What anyone may send: text that PostgreSQL and JSON can hold, finite numbers within sane bounds.
+
+A NUL character, an unpaired surrogate or an infinite number passes Python and pydantic but not the
+event log (PostgreSQL text and jsonb refuse them), so one of them in a decision used to wedge the
+initiative while ``record_events`` retried. API bodies refuse them at the model (422 naming the field);
+workflow payloads, which are decoded again on every replay and therefore keep their old types, are
+checked by the validators with :func:`payload_problem`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+#: Money (budgets, spend) in USD: a trillion is beyond any initiative and far from float overflow.
+MAX_USD = 1e12
+#: A reported metric or criterion target, in whatever unit (accuracy, latency, throughput).
+MAX_METRIC = 1e12
+#: GPUs, integrations and other counts on a submission.
+MAX_COUNT = 100_000
+#: Storage in TB, expected peak requests per second.
+MAX_QUANTITY = 1e9
+#: Metrics per PoC submission and criteria per initiative.
+MAX_METRICS = 100
+#: Free text (comments, details, justifications, summaries).
+MAX_TEXT = 5000
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as text, or ``None``."""
+    if "\x00" in value:
+        return "must not contain NUL (\\u0000) characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must not contain unpaired surrogate characters"
+    return None
+
+
+def number_problem(value: float, bound: float = MAX_METRIC) -> str | None:
+    """Why ``value`` is not a usable number (not finite, or beyond ``±bound``), or ``None``."""
+    if not math.isfinite(value):
+        return "must be a finite number"
+    if abs(value) > bound:
+        return f"must be between {-bound:g} and {bound:g}"
+    return None
+
+
+def _storable(value: str) -> str:
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+Storable = AfterValidator(_storable)
+#: Free text, possibly empty.
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), Storable]
+#: Free text that must say something.
+RequiredText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT), Storable]
+#: A title, team, business unit, metric or similar name.
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Storable]
+#: An identifier such as a finding id (``F-1``).
+ShortId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), Storable]
+Usd = Annotated[float, Field(ge=0, le=MAX_USD, allow_inf_nan=False)]
+Metric = Annotated[float, Field(ge=-MAX_METRIC, le=MAX_METRIC, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Quantity = Annotated[float, Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
+
+
+def payload_problem(value: Any, path: str = "") -> str | None:  # noqa: ANN401, PLR0911 - any decoded payload
+    """The first field of a decoded payload that storage would refuse, as ``"field: why"``; else ``None``.
+
+    Walks strings (keys too), numbers and nested containers; booleans and ``None`` pass.
+    """
+    where = path or "payload"
+    if isinstance(value, str):
+        problem = text_problem(value)
+        return f"{where} {problem}" if problem else None
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return f"{where} must be between {-MAX_METRIC:g} and {MAX_METRIC:g}" if abs(value) > MAX_METRIC else None
+    if isinstance(value, float):
+        problem = number_problem(value)
+        return f"{where} {problem}" if problem else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            problem = payload_problem(str(key), f"{name} (key)") or payload_problem(item, name)
+            if problem:
+                return problem
+        return None
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            problem = payload_problem(item, f"{where}[{index}]")
+            if problem:
+                return problem
+    return None
