@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.context import ApiContext
 from api.routes import actions, dashboard, health, initiatives, reports, taxonomy, ticket_events
+from db.pool import UNAVAILABLE
 
 log = structlog.get_logger(__name__)
 
@@ -27,6 +29,27 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(ticket_events.router)
     app.include_router(reports.router)
     app.include_router(dashboard.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Where and why, never the input itself: it may be huge, hostile or not even encodable.
+        del request
+        errors = [
+            {"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", "")), "type": err.get("type", "")}
+            for err in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable", path=request.url.path, error=type(exc).__name__, detail=str(exc)[:300])
+        return JSONResponse(
+            {"detail": "the database is unavailable right now; try again in a few seconds"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    for unavailable in UNAVAILABLE:
+        app.add_exception_handler(unavailable, _database_down)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -27,6 +27,12 @@ class ApiContext:
     namespace: str = "default"
     approval_secret: bytes | None = None
     approval_token_ttl_seconds: int = 900
+    #: How long a route waits for one Temporal call (start, query, describe) before answering 504.
+    temporal_timeout: float = 20.0
+    #: How long a decision waits to be applied (its event recorded) before answering 202 instead.
+    decision_wait: float = 20.0
+    #: A worker whose heartbeat is older than this is dead for readiness.
+    worker_live_within: float = 15.0
     #: Shared secrets of the ticket webhooks, by system ("jira", "servicenow"); absent = disabled.
     webhook_secrets: dict[str, bytes] = field(default_factory=dict)
 

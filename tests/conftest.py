@@ -23,6 +23,7 @@ from schemas.policy import Policy
 from schemas.policy_file import load_policy
 from worker.dev import apply_migrations
 from worker.embedded import EmbeddedPostgres, find_binary
+from worker.heartbeat import heartbeat
 from worker.temporal_client import DATA_CONVERTER
 from worker.wiring import build_worker
 from workflows import search_attributes as sa
@@ -95,7 +96,7 @@ def client(temporal_env: WorkflowEnvironment) -> Client:
 async def task_queue(client: Client, pool: asyncpg.Pool) -> AsyncIterator[str]:
     """A worker with the real activities on a fresh task queue, for one test."""
     queue = f"test-{uuid.uuid4()}"
-    async with build_worker(client, pool, task_queue=queue):
+    async with build_worker(client, pool, task_queue=queue), heartbeat(pool, queue, interval=1.0):
         yield queue
 
 

@@ -213,6 +213,7 @@ async def _run_worker(settings: Settings) -> int:
     from db.pool import create_pool
     from worker.adapters import build_integrations
     from worker.dev import install_stop_handlers
+    from worker.heartbeat import heartbeat
     from worker.temporal_client import connect_client
     from worker.wiring import build_worker
 
@@ -230,12 +231,13 @@ async def _run_worker(settings: Settings) -> int:
             integrations=integrations,
             canary_url=settings.canary_url,
         )
-        task = asyncio.create_task(worker.run())
-        log.info("worker running", task_queue=settings.task_queue)
-        await asyncio.wait({task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
-        if not task.done():
-            await worker.shutdown()
-        await task
+        async with heartbeat(pool, settings.task_queue) as worker_id:
+            task = asyncio.create_task(worker.run())
+            log.info("worker running", task_queue=settings.task_queue, worker_id=worker_id)
+            await asyncio.wait({task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():
+                await worker.shutdown()
+            await task
         await integrations.aclose()
     finally:
         await pool.close()

@@ -7,7 +7,7 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,13 +15,15 @@ import asyncpg
 import structlog
 from temporalio.client import Client
 from temporalio.service import RPCError
+from temporalio.worker import Worker
 
 from db.migrate import migrate
 from db.pool import connect, create_pool
 from worker.adapters import build_integrations
 from worker.demo import ensure_demo_principals
 from worker.embedded import EmbeddedPostgres, TemporalDevServer
-from worker.services import build_api_server
+from worker.heartbeat import heartbeat
+from worker.services import QuietSignalServer, build_api_server
 from worker.settings import Settings
 from worker.temporal_client import connect_client
 from worker.wiring import build_worker
@@ -118,9 +120,36 @@ def _banner(settings: Settings, opts: DevOptions, tokens: dict[str, str], second
     return "\n".join(lines)
 
 
+async def _serve(worker: Worker, server: QuietSignalServer, stop: asyncio.Event, *, banner: Callable[[], str]) -> int:
+    """Run the worker and the API until ``stop`` is set or one of them fails; stop both; the exit code."""
+    worker_task = asyncio.create_task(worker.run(), name="worker")
+    api_task = asyncio.create_task(server.serve(), name="api")
+    stop_task = asyncio.create_task(stop.wait())
+    try:
+        while not server.started and not api_task.done():  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+            await asyncio.sleep(0.02)
+        if api_task.done():
+            await api_task  # surfaces the reason the API could not start
+            return 1
+        print(banner(), flush=True)
+        done, _ = await asyncio.wait({worker_task, api_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (worker_task, api_task):
+            if task in done and task.exception() is not None:
+                log.error("component failed", component=task.get_name(), error=str(task.exception()))
+        return 0 if stop_task in done else 1
+    finally:
+        server.should_exit = True
+        await asyncio.gather(api_task, return_exceptions=True)
+        if not worker_task.done():
+            await worker.shutdown()
+        await asyncio.gather(worker_task, return_exceptions=True)
+        stop_task.cancel()
+
+
 async def run_dev(settings: Settings, opts: DevOptions) -> int:
     """Run everything until Ctrl-C; returns the exit code."""
     started = time.perf_counter()
+    code = 1
     stop = asyncio.Event()
     install_stop_handlers(stop)
     opts.data_dir.mkdir(parents=True, exist_ok=True)
@@ -149,25 +178,11 @@ async def run_dev(settings: Settings, opts: DevOptions) -> int:
                 canary_url=settings.canary_url,
             )
             server = build_api_server(settings, client, pool, principals_file)
-            worker_task = asyncio.create_task(worker.run(), name="worker")
-            api_task = asyncio.create_task(server.serve(), name="api")
-            while not server.started and not api_task.done():  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-                await asyncio.sleep(0.02)
-            if api_task.done():
-                await api_task  # surfaces the reason the API could not start
-                return 1
-            print(_banner(settings, opts, tokens, time.perf_counter() - started), flush=True)
-            stop_task = asyncio.create_task(stop.wait())
-            done, _ = await asyncio.wait({worker_task, api_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
-            code = 0 if stop_task in done else 1
-            for task in (worker_task, api_task):
-                if task in done and task.exception() is not None:
-                    log.error("component failed", component=task.get_name(), error=str(task.exception()))
-            server.should_exit = True
-            await asyncio.gather(api_task, return_exceptions=True)
-            await worker.shutdown()
+            async with heartbeat(pool, settings.task_queue):
+                code = await _serve(
+                    worker, server, stop, banner=lambda: _banner(settings, opts, tokens, time.perf_counter() - started)
+                )
             await integrations.aclose()
-            stop_task.cancel()
         finally:
             await pool.close()
     print("liftoff stopped.", file=sys.stderr, flush=True)

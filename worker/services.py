@@ -41,6 +41,8 @@ def build_api_server(
         namespace=settings.temporal_namespace,
         approval_secret=settings.approval_secret_bytes(),
         approval_token_ttl_seconds=settings.approval_token_ttl_seconds,
+        temporal_timeout=settings.api_temporal_timeout_seconds,
+        decision_wait=settings.api_decision_wait_seconds,
         webhook_secrets={
             system: secret.get_secret_value().encode()
             for system, secret in (

@@ -29,6 +29,12 @@ class Settings(BaseSettings):
         default=None, description="enables signed approval tokens (API signs, worker verifies)"
     )
     approval_token_ttl_seconds: int = Field(default=900, ge=30)
+    api_temporal_timeout_seconds: float = Field(
+        default=20, gt=0, le=300, description="the API answers 504 when one Temporal call takes longer"
+    )
+    api_decision_wait_seconds: float = Field(
+        default=20, gt=0, le=300, description="a decision not applied within this answers 202 (applied later)"
+    )
 
     def approval_secret_bytes(self) -> bytes | None:
         """The approval secret as bytes, or None when tokens are disabled."""

@@ -7,16 +7,18 @@ approval secret configured, the API signs a token for each decision it sends.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Header, HTTPException, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
@@ -24,8 +26,9 @@ from api import bodies
 from api.context import ApiContext, Caller, Ctx
 from api.principals import Principal
 from api.routes.initiatives import InitiativeId, handle_for
-from api.temporal_errors import is_not_found, not_found, unavailable
+from api.temporal_errors import temporal_call
 from db import events_repo, initiatives_repo
+from db.pool import UNAVAILABLE
 from schemas import decisions
 from schemas.approval_token import sign_token
 from schemas.contract import DECISION_REFUSED, UPDATE_NAMES
@@ -35,25 +38,38 @@ from schemas.status import InitiativeStatusView
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1/initiatives", tags=["actions"])
 
+
+class DecisionPending(BaseModel):
+    """202: the decision was accepted by the workflow but is not applied yet (its event awaits the database)."""
+
+    decision_id: str
+    state: str = "accepted"
+    detail: str
+    status_url: str
+
+
+_DECISION_KEYS = uuid.UUID("0b6f5f0e-3c1a-4d55-9d0e-6a3f1f7c2b81")
 _RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "Accepted by the workflow, applied as soon as its event can be recorded",
+        "model": DecisionPending,
+    },
     409: {
         "description": "Refused by the workflow's validator (the message says why)",
         "content": {"application/json": {"example": {"detail": "role security does not decide stage proposed"}}},
     },
     403: {"description": "The caller lacks the role or is not on the initiative's team"},
     404: {"description": "Unknown initiative"},
+    503: {"description": "Temporal, the database or the initiative's workflow cannot answer right now"},
+    504: {"description": "Temporal did not answer in time; the decision may still be applied"},
 }
 
 
 async def _query(ctx: ApiContext, initiative_id: str) -> InitiativeStatusView:
-    try:
+    async with temporal_call(ctx.temporal_timeout, "reading the initiative's status", initiative_id):
         view: InitiativeStatusView = await handle_for(ctx, initiative_id).query(
             "status", result_type=InitiativeStatusView
         )
-    except RPCError as err:
-        if is_not_found(err):
-            raise not_found(initiative_id) from err
-        raise unavailable(err) from err
     return view
 
 
@@ -65,7 +81,10 @@ def _require_role(principal: Principal, role: Role) -> None:
 async def _require_team_or(ctx: ApiContext, principal: Principal, initiative_id: str, *roles: Role) -> None:
     if any(principal.has(r) for r in (*roles, Role.ADMIN)):
         return
-    row = await initiatives_repo.get_initiative(ctx.pool, initiative_id)
+    try:
+        row = await initiatives_repo.get_initiative(ctx.pool, initiative_id)
+    except UNAVAILABLE:
+        row = None  # the database is down: the workflow knows the team as well
     team = row.team if row is not None else (await _query(ctx, initiative_id)).team
     if not principal.in_team(team):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"{principal.email} is not on the initiative's team")
@@ -113,17 +132,49 @@ def _token_for(
     return token, expires
 
 
+def _update_id(update: str, principal: Principal, idempotency_key: str | None) -> str:
+    if idempotency_key:
+        key = f"{principal.email}\n{idempotency_key}"
+        return f"{update}-{uuid.uuid5(_DECISION_KEYS, key)}"
+    return f"{update}-{uuid.uuid4()}"
+
+
 async def _send(
-    ctx: ApiContext, initiative_id: str, update: str, payload: BaseModel, principal: Principal, role: str | None
-) -> InitiativeStatusView:
+    ctx: ApiContext,
+    initiative_id: str,
+    update: str,
+    payload: BaseModel,
+    principal: Principal,
+    role: str | None,
+    idempotency_key: str | None,
+) -> InitiativeStatusView | JSONResponse:
     if ctx.approval_secret is not None:
         stage = getattr(payload, "stage", None)
         stage_value = stage.value if stage is not None else (await _query(ctx, initiative_id)).stage.value
         token, _ = _token_for(ctx, initiative_id, update, role or "", principal.email, stage_value)
         payload = payload.model_copy(update={"token": token})
     handle = handle_for(ctx, initiative_id)
+    update_id = _update_id(update, principal, idempotency_key)
     try:
-        result: InitiativeStatusView = await handle.execute_update(update, payload, result_type=InitiativeStatusView)
+        async with temporal_call(ctx.temporal_timeout, f"sending {update}", initiative_id):
+            sent = await handle.start_update(
+                update,
+                payload,
+                id=update_id,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                result_type=InitiativeStatusView,
+            )
+        try:
+            result: InitiativeStatusView = await asyncio.wait_for(sent.result(), ctx.decision_wait)
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            log.warning("decision accepted, not yet applied", initiative_id=initiative_id, action=update, id=update_id)
+            pending = DecisionPending(
+                decision_id=update_id,
+                detail=f"{update} was accepted but is not applied yet (the event log may be unavailable); "
+                "it will be applied as soon as it can be recorded: watch the status",
+                status_url=f"/v1/initiatives/{initiative_id}",
+            )
+            return JSONResponse(pending.model_dump(), status_code=status.HTTP_202_ACCEPTED)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError) and cause.type == DECISION_REFUSED:
@@ -132,17 +183,18 @@ async def _send(
             raise HTTPException(status.HTTP_409_CONFLICT, cause.message) from err
         message = str(cause.message if isinstance(cause, ApplicationError) else cause or err)
         raise HTTPException(status.HTTP_409_CONFLICT, f"update {update} failed: {message}") from err
-    except RPCError as err:
-        if is_not_found(err):
-            # Either no such workflow, or it has finished: tell the two apart for the caller.
+    except HTTPException as err:
+        if err.status_code != status.HTTP_404_NOT_FOUND:
+            raise
+        # Either no such workflow, or it has finished: tell the two apart for the caller.
+        async with temporal_call(ctx.temporal_timeout, "reading the initiative's status", initiative_id):
             try:
                 view = await handle.query("status", result_type=InitiativeStatusView)
             except RPCError:
-                raise not_found(initiative_id) from err
-            raise HTTPException(
-                status.HTTP_409_CONFLICT, f"initiative is already {view.stage.value}; no further decisions"
-            ) from err
-        raise unavailable(err) from err
+                raise err from None
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"initiative is already {view.stage.value}; no further decisions"
+        ) from err
     log.info("decision accepted", initiative_id=initiative_id, action=update, actor=principal.email)
     return result
 
@@ -243,14 +295,22 @@ ACTIONS: dict[str, Action] = {
 assert {a.update for a in ACTIONS.values()} == set(UPDATE_NAMES)
 
 
-def _endpoint(action: Action) -> Callable[..., Awaitable[InitiativeStatusView]]:
-    async def endpoint(initiative_id: InitiativeId, body: Any, principal: Caller, ctx: Ctx) -> InitiativeStatusView:  # noqa: ANN401
+def _endpoint(action: Action) -> Callable[..., Awaitable[InitiativeStatusView | JSONResponse]]:
+    async def endpoint(
+        initiative_id: InitiativeId,
+        body: Any,  # noqa: ANN401 - the action's body model, set below
+        principal: Caller,
+        ctx: Ctx,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> InitiativeStatusView | JSONResponse:
         payload, role = action.build(body, principal.email)
         if role is not None:
             _require_role(principal, role)
         else:
             await _require_team_or(ctx, principal, initiative_id, *action.team_or)
-        return await _send(ctx, initiative_id, action.update, payload, principal, role.value if role else None)
+        return await _send(
+            ctx, initiative_id, action.update, payload, principal, role.value if role else None, idempotency_key
+        )
 
     endpoint.__annotations__["body"] = action.body
     endpoint.__name__ = action.update

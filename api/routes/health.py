@@ -11,6 +11,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from api.context import ApiContext, Ctx
+from db import workers_repo
 
 router = APIRouter(tags=["health"])
 
@@ -29,7 +30,7 @@ async def _check_postgres(ctx: ApiContext) -> str:
     return "ok"
 
 
-async def _check_worker(ctx: ApiContext) -> str:
+async def _check_temporal(ctx: ApiContext) -> str:
     try:
         response = await asyncio.wait_for(
             ctx.client.workflow_service.describe_task_queue(
@@ -43,14 +44,32 @@ async def _check_worker(ctx: ApiContext) -> str:
         )
     except Exception as err:  # noqa: BLE001 - any failure means "not ready"; the reason is reported
         return f"unreachable: {err}"
-    if not response.pollers:
-        return f"no worker polling task queue {ctx.task_queue}"
+    del response
     return "ok"
 
 
-@router.get("/readyz", summary="PostgreSQL and Temporal reachable, a worker polling")
+async def _check_worker(ctx: ApiContext) -> str:
+    try:
+        async with asyncio.timeout(5), ctx.pool.acquire() as conn:
+            seen = await workers_repo.liveness(conn, ctx.task_queue, ctx.worker_live_within)
+    except Exception as err:  # noqa: BLE001 - any failure means "not ready"; the reason is reported
+        return f"unknown: {type(err).__name__}"
+    if seen.live:
+        return "ok"
+    if seen.seconds_since_last is None:
+        return f"no worker has run on task queue {ctx.task_queue}"
+    return f"no live worker on task queue {ctx.task_queue} (last heartbeat {seen.seconds_since_last:.0f} s ago)"
+
+
+@router.get("/readyz", summary="PostgreSQL and Temporal reachable, a live worker")
 async def readyz(ctx: Ctx) -> JSONResponse:
-    """200 when every dependency is ready, 503 with the failing checks otherwise."""
-    checks = {"postgres": await _check_postgres(ctx), "temporal_worker": await _check_worker(ctx)}
+    """200 when every dependency is ready, 503 with the failing checks otherwise.
+
+    A worker counts as live when its heartbeat (every 5 s) is recent: a killed worker is noticed within
+    15 s, while Temporal's poller list would remember it for minutes.
+    """
+    postgres, temporal = await asyncio.gather(_check_postgres(ctx), _check_temporal(ctx))
+    worker = await _check_worker(ctx) if postgres == "ok" else "unknown: the database is unreachable"
+    checks = {"postgres": postgres, "temporal": temporal, "worker": worker}
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
 from api.context import ApiContext, Caller, Ctx
 from api.principals import Principal
-from api.temporal_errors import is_not_found, not_found, unavailable
+from api.temporal_errors import temporal_call
 from api.views import EventList, EventView, InitiativeList, InitiativeSummary, SubmitResponse
 from db import events_repo, initiatives_repo
 from schemas.classification import RiskTier
@@ -22,6 +22,7 @@ from schemas.contract import INITIATIVE_WORKFLOW, workflow_id_for
 from schemas.initiative import InitiativeSpec, StartInitiativeInput, SubmitInitiativeRequest
 from schemas.stages import InitiativeStatus, Role, Stage
 from schemas.status import InitiativeStatusView
+from workflows import search_attributes as sa
 
 router = APIRouter(prefix="/v1/initiatives", tags=["initiatives"])
 
@@ -50,11 +51,45 @@ def _check_may_submit(principal: Principal, body: SubmitInitiativeRequest) -> No
         )
 
 
+_SUBMISSION_MEMO = "submission_sha256"
+
+
+def _fingerprint(body: SubmitInitiativeRequest) -> str:
+    return hashlib.sha256(body.model_dump_json().encode("utf-8")).hexdigest()
+
+
+async def _replayed_submission(ctx: ApiContext, initiative_id: str, body: SubmitInitiativeRequest) -> tuple[str, str]:
+    """Stage and status of the initiative an earlier request with the same key created (422 if another body)."""
+    handle = handle_for(ctx, initiative_id)
+    async with temporal_call(ctx.temporal_timeout, "reading the earlier submission", initiative_id):
+        description = await handle.describe()
+        earlier = await description.memo_value(_SUBMISSION_MEMO, None, type_hint=str)
+    if earlier is not None and earlier != _fingerprint(body):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"this Idempotency-Key was already used for a different submission (initiative {initiative_id}); "
+            "send the same body to get that initiative, or use a new key for a new initiative",
+        )
+    try:
+        async with temporal_call(ctx.temporal_timeout, "reading the initiative's status", initiative_id):
+            view: InitiativeStatusView = await handle.query("status", result_type=InitiativeStatusView)
+    except HTTPException:
+        # The workflow cannot answer right now: its last published stage is still known.
+        stage = description.typed_search_attributes.get(sa.INITIATIVE_STAGE) or Stage.PROPOSED.value
+        return stage, InitiativeStatus.ACTIVE.value if description.status == WorkflowExecutionStatus.RUNNING else stage
+    return view.stage.value, view.status.value
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=SubmitResponse,
     summary="Submit an initiative (starts its workflow)",
+    responses={
+        422: {"description": "A malformed body, or an Idempotency-Key already used for another body"},
+        503: {"description": "Temporal is unavailable (nothing was started)"},
+        504: {"description": "Temporal did not answer in time (retry with the same Idempotency-Key)"},
+    },
 )
 async def submit(
     body: SubmitInitiativeRequest,
@@ -63,7 +98,11 @@ async def submit(
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> SubmitResponse:
-    """Start an ``InitiativeWorkflow``; the same ``Idempotency-Key`` returns the same initiative."""
+    """Start an ``InitiativeWorkflow``.
+
+    The same ``Idempotency-Key`` (per caller) with the same body returns the same initiative, as it is now;
+    with another body it is refused (422).
+    """
     _check_may_submit(principal, body)
     initiative_id = _new_id(principal, idempotency_key)
     workflow_id = workflow_id_for(initiative_id)
@@ -77,29 +116,30 @@ async def submit(
         roster=ctx.directory.roster(),
         ui_base_url=ctx.ui_base_url,
     )
-    replayed = False
     try:
-        await ctx.client.start_workflow(
-            INITIATIVE_WORKFLOW,
-            start,
-            id=workflow_id,
-            task_queue=ctx.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            static_summary=f"{body.title} ({body.team})",
-            static_details=(
-                f"**{body.title}**\n\nTeam: {body.team} · Business unit: {body.business_unit} · "
-                f"Sponsor: {body.sponsor} · Risk tier: {body.risk_tier.value} · Submitted by {principal.email}"
-            ),
-        )
+        async with temporal_call(ctx.temporal_timeout, "starting the initiative's workflow"):
+            await ctx.client.start_workflow(
+                INITIATIVE_WORKFLOW,
+                start,
+                id=workflow_id,
+                task_queue=ctx.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                memo={_SUBMISSION_MEMO: _fingerprint(body)},
+                static_summary=f"{body.title} ({body.team})",
+                static_details=(
+                    f"**{body.title}**\n\nTeam: {body.team} · Business unit: {body.business_unit} · "
+                    f"Sponsor: {body.sponsor} · Risk tier: {body.risk_tier.value} · Submitted by {principal.email}"
+                ),
+            )
     except WorkflowAlreadyStartedError:
         if not idempotency_key:
             raise HTTPException(status.HTTP_409_CONFLICT, "initiative id collision; submit again") from None
-        replayed = True
-    except RPCError as err:
-        raise unavailable(err) from err
-    if replayed:
+        stage, state = await _replayed_submission(ctx, initiative_id, body)
         response.headers["Idempotent-Replayed"] = "true"
+        return SubmitResponse(
+            id=initiative_id, workflow_id=workflow_id, stage=stage, status=state, web_ui_url=ctx.ui_link(workflow_id)
+        )
     return SubmitResponse(
         id=initiative_id,
         workflow_id=workflow_id,
@@ -142,14 +182,10 @@ def handle_for(ctx: ApiContext, initiative_id: str) -> WorkflowHandle[object, In
 @router.get("/{initiative_id}", response_model=InitiativeStatusView, summary="One initiative, live")
 async def get_initiative(initiative_id: InitiativeId, ctx: Ctx, _: Caller) -> InitiativeStatusView:
     """The live status from the initiative's workflow (stage, awaiting roles, approvals, findings)."""
-    try:
+    async with temporal_call(ctx.temporal_timeout, "reading the initiative's status", initiative_id):
         view: InitiativeStatusView = await handle_for(ctx, initiative_id).query(
             "status", result_type=InitiativeStatusView
         )
-    except RPCError as err:
-        if is_not_found(err):
-            raise not_found(initiative_id) from err
-        raise unavailable(err) from err
     return view
 
 
@@ -160,11 +196,7 @@ async def list_events(initiative_id: InitiativeId, ctx: Ctx, _: Caller) -> Event
         rows = await events_repo.list_events(conn, initiative_id)
     if not rows:
         # Not yet written by the worker, or unknown: only Temporal can tell the two apart.
-        try:
+        async with temporal_call(ctx.temporal_timeout, "looking the initiative up", initiative_id):
             await handle_for(ctx, initiative_id).describe()
-        except RPCError as err:
-            if is_not_found(err):
-                raise not_found(initiative_id) from err
-            raise unavailable(err) from err
     events = [EventView.model_validate(r.model_dump()) for r in rows]
     return EventList(initiative_id=initiative_id, events=events)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import asyncpg
@@ -15,6 +16,7 @@ from api.context import ApiContext
 from api.principals import Directory
 from schemas.policy import Policy
 from tests.api.conftest import auth, submission
+from worker.heartbeat import _beat_forever
 
 
 async def _workflow_count(client: Client) -> int:
@@ -145,14 +147,13 @@ async def test_unknown_initiative_is_404_everywhere(api: httpx.AsyncClient) -> N
 
 async def test_health_and_readiness(api: httpx.AsyncClient) -> None:
     assert (await api.get("/healthz")).json() == {"status": "ok"}
-    for _ in range(100):  # the test's worker starts polling a moment after it is created
+    for _ in range(100):  # the test's worker records its first heartbeat a moment after it starts
         ready = await api.get("/readyz")
         if ready.status_code == 200:
             break
-        assert ready.json()["checks"]["temporal_worker"].startswith("no worker polling task queue")
         await asyncio.sleep(0.05)
     assert ready.status_code == 200, ready.text
-    assert ready.json() == {"ready": True, "checks": {"postgres": "ok", "temporal_worker": "ok"}}
+    assert ready.json() == {"ready": True, "checks": {"postgres": "ok", "temporal": "ok", "worker": "ok"}}
 
 
 async def test_not_ready_without_a_worker(
@@ -167,5 +168,31 @@ async def test_not_ready_without_a_worker(
     assert response.status_code == 503
     assert response.json() == {
         "ready": False,
-        "checks": {"postgres": "ok", "temporal_worker": "no worker polling task queue nobody-polls"},
+        "checks": {"postgres": "ok", "temporal": "ok", "worker": "no worker has run on task queue nobody-polls"},
     }
+
+
+async def test_a_killed_worker_is_noticed_within_the_window(
+    client: Client, pool: asyncpg.Pool, policy: Policy, directory: Directory
+) -> None:
+    queue = f"beats-{uuid.uuid4()}"
+    ctx = ApiContext(
+        client=client,
+        pool=pool,
+        directory=directory,
+        policy=policy,
+        task_queue=queue,
+        ui_base_url="x",
+        worker_live_within=1.0,
+    )
+    transport = httpx.ASGITransport(app=create_app(ctx))
+    # The beating task alone, cancelled as a kill -9 would end it: no clean exit removes the row.
+    beating = asyncio.create_task(_beat_forever(pool, "doomed-worker", queue, 0.2))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
+        await asyncio.sleep(0.3)
+        assert (await http.get("/readyz")).json()["checks"]["worker"] == "ok"
+        beating.cancel()
+        await asyncio.sleep(1.3)
+        response = await http.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["worker"].startswith(f"no live worker on task queue {queue} (last heartbeat")

@@ -35,6 +35,7 @@ EXPECTED_TABLES = {
     "report_stage_visit_days",
     "report_portfolio_facts",
     "schema_migrations",
+    "worker_heartbeats",
 }
 
 
@@ -175,7 +176,7 @@ async def test_the_rollups_migration_backfills_what_was_recorded_before_it(fresh
     try:
         ids = [r["id"] for r in await conn.fetch("SELECT id FROM initiatives")]
 
-        assert await apply_migrations(fresh_dsn) == ["0005_report_rollups.sql"]
+        assert (await apply_migrations(fresh_dsn))[0] == "0005_report_rollups.sql"
 
         counts = await assert_rollups_match_sources(conn, ids)
         assert counts["report_initiative_facts"] == 300
