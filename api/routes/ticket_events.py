@@ -27,11 +27,11 @@ import structlog
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, ValidationError
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError
 
 from api.context import ApiContext, Ctx
 from api.routes.initiatives import handle_for
-from api.temporal_errors import is_not_found, not_found, unavailable
+from api.temporal_errors import temporal_call
+from db.storable import storable_text
 from schemas.integrations import ChangeDecisionInput
 from schemas.status import InitiativeStatusView
 from schemas.taxonomy import ReasonCode
@@ -70,14 +70,10 @@ def _secret(ctx: ApiContext, system: str) -> bytes:
 
 
 async def _status(ctx: ApiContext, initiative_id: str) -> InitiativeStatusView:
-    try:
+    async with temporal_call(ctx.temporal_timeout, "reading the initiative's status", initiative_id):
         view: InitiativeStatusView = await handle_for(ctx, initiative_id).query(
             "status", result_type=InitiativeStatusView
         )
-    except RPCError as err:
-        if is_not_found(err):
-            raise not_found(initiative_id) from err
-        raise unavailable(err) from err
     return view
 
 
@@ -99,17 +95,18 @@ async def _record(ctx: ApiContext, initiative_id: str, system: str, ref: str, st
 
 
 async def _apply(ctx: ApiContext, initiative_id: str, system: str, kind: str, ref: str, state: str) -> EventOutcome:
-    state = state.lower()
+    ref, state = storable_text(ref)[:200], storable_text(state).lower()[:100]
     approved, rejected = state in APPROVED, state in REJECTED
     view = await _status(ctx, initiative_id)
     if kind == "change" and (approved or rejected) and view.rollout_workflow_id:
         decision = ChangeDecisionInput(approved=approved, actor=system, detail=f"{ref} {state}")
         try:
-            await ctx.client.get_workflow_handle(view.rollout_workflow_id).execute_update("change_decision", decision)
+            async with temporal_call(ctx.temporal_timeout, "sending the change decision", initiative_id):
+                await ctx.client.get_workflow_handle(view.rollout_workflow_id).execute_update(
+                    "change_decision", decision
+                )
         except WorkflowUpdateFailedError as err:
             raise HTTPException(status.HTTP_409_CONFLICT, f"the rollout refused the decision: {err.cause}") from err
-        except RPCError as err:
-            raise unavailable(err) from err
         log.info("change decision from ticket", initiative_id=initiative_id, ref=ref, approved=approved)
         return EventOutcome(initiative_id=initiative_id, handled="change_approved" if approved else "change_rejected")
     await _record(ctx, initiative_id, system, ref, state, rejected)
