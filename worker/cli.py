@@ -42,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--ui-port", type=int, default=8233, help="Temporal Web UI port (default: 8233)")
 
     sub.add_parser("worker", help="run a worker against LIFTOFF_TEMPORAL_ADDRESS and LIFTOFF_DATABASE_URL")
+    replay = sub.add_parser(
+        "replay",
+        help="replay exported workflow histories against this code (is it safe to deploy?)",
+        description="Replay histories exported with `temporal workflow show --workflow-id ID --output json > FILE` "
+        "against the workflow code of this installation, as a worker that lost its cache would. Prints one line "
+        "per file; exits 1 if any fails.",
+    )
+    replay.add_argument("files", nargs="+", type=Path, help="history JSON files")
     sub.add_parser("api", help="serve the HTTP API (needs LIFTOFF_PRINCIPALS_FILE as well)")
     migrate = sub.add_parser(
         "migrate",
@@ -289,6 +297,29 @@ async def _run_migrate(settings: Settings, *, rebuild_rollups: bool = False) -> 
     return 0
 
 
+async def _replay(files: Sequence[Path]) -> int:
+    from temporalio.client import WorkflowHistory
+
+    from worker.replay import replay_history
+
+    failed = 0
+    for path in files:
+        try:
+            history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            print(f"{path}: cannot read a workflow history: {err}")
+            failed += 1
+            continue
+        result = await replay_history(history)
+        if result.replay_failure is None:
+            print(f"{path}: replays ({len(history.events)} events)")
+        else:
+            failed += 1
+            print(f"{path}: FAILS: {str(result.replay_failure).splitlines()[0][:400]}")
+    print(f"{len(files) - failed} of {len(files)} replay", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def run(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one return per command
     """Parse ``argv`` and run the command; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -302,6 +333,8 @@ def run(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one return
         return _report(args)
     if args.command == "simulate":
         return asyncio.run(_simulate(args, Settings()))
+    if args.command == "replay":
+        return asyncio.run(_replay(args.files))
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "dev":

@@ -54,3 +54,15 @@ def test_approval_token_needs_a_bearer(capsys: pytest.CaptureFixture[str], monke
     monkeypatch.delenv("LIFTOFF_BEARER_TOKEN", raising=False)
     assert run(["approval-token", "abc", "--role", "portfolio", "--bearer", ""]) == 2
     assert "no bearer token" in capsys.readouterr().err
+
+
+def test_replay_reports_each_history(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = Path(__file__).resolve().parent.parent / "histories" / "evidence_initiative-2b9d3aa1c74a513e.json"
+    changed = tmp_path / "changed.json"
+    # A history recorded by other code: an activity this code never schedules there.
+    changed.write_text(good.read_text(encoding="utf-8").replace('"record_events"', '"record_eventz"', 1))
+    assert run(["replay", str(good)]) == 0
+    assert run(["replay", str(good), str(changed)]) == 1
+    out = capsys.readouterr().out
+    assert f"{good}: replays (170 events)" in out
+    assert f"{changed}: FAILS: " in out
