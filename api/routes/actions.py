@@ -166,8 +166,15 @@ async def _send(
             )
         try:
             result: InitiativeStatusView = await asyncio.wait_for(sent.result(), ctx.decision_wait)
-        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-            log.warning("decision accepted, not yet applied", initiative_id=initiative_id, action=update, id=update_id)
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as err:
+            # Accepted means recorded in the workflow's history: it will be applied even if Temporal went away.
+            log.warning(
+                "decision accepted, not yet applied",
+                initiative_id=initiative_id,
+                action=update,
+                id=update_id,
+                waiting=type(err).__name__,
+            )
             pending = DecisionPending(
                 decision_id=update_id,
                 detail=f"{update} was accepted but is not applied yet (the event log may be unavailable); "
