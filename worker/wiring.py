@@ -15,6 +15,7 @@ from activities.provisioning import BuiltinProvisioner, Provisioner, Provisionin
 from activities.ticketing import BuiltinTicketing, TicketingActivities, TicketingSystem
 from schemas.contract import TASK_QUEUE
 from worker.activation_order import RecordedOrderRunner
+from worker.activity_heartbeat import ActivityHeartbeatInterceptor
 from worker.adapters import Integrations
 from worker.approval_interceptor import ApprovalTokenInterceptor
 from workflows.initiative import InitiativeWorkflow
@@ -56,7 +57,7 @@ def build_workflow_worker(
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
-        interceptors=[ApprovalTokenInterceptor(approval_secret)],
+        interceptors=[ApprovalTokenInterceptor(approval_secret), ActivityHeartbeatInterceptor()],
         workflow_runner=RecordedOrderRunner(),
     )
 
@@ -85,6 +86,6 @@ def build_worker(
             provisioner=integrations.provisioner if integrations else None,
             canary_url=canary_url,
         ),
-        interceptors=[ApprovalTokenInterceptor(approval_secret)],
+        interceptors=[ApprovalTokenInterceptor(approval_secret), ActivityHeartbeatInterceptor()],
         workflow_runner=RecordedOrderRunner(),
     )

@@ -287,6 +287,7 @@ class InitiativeBase:
                 RecordEventsInput(events=batch, snapshot=self._snapshot()),
                 result_type=int,
                 start_to_close_timeout=SHORT,
+                heartbeat_timeout=act.HEARTBEAT_TIMEOUT,
                 retry_policy=DB_RETRY,
             )
             del self._outbox[: len(batch)]
@@ -334,6 +335,7 @@ class InitiativeBase:
             DeprovisionInput(ref=self._sandbox.ref, reason=why),
             result_type=Resource,
             start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=act.HEARTBEAT_TIMEOUT,
             retry_policy=INTEGRATION_RETRY,
         )
         self._emit(EventKind.SANDBOX_DEPROVISIONED, detail=why, data={"ref": resource.ref})
@@ -351,6 +353,7 @@ class InitiativeBase:
             ),
             result_type=Ticket,
             start_to_close_timeout=timedelta(minutes=2),
+            heartbeat_timeout=act.HEARTBEAT_TIMEOUT,
             retry_policy=INTEGRATION_RETRY,
         )
         return ticket
@@ -361,6 +364,7 @@ class InitiativeBase:
             CloseTicketInput(ref=ticket.ref, outcome=outcome, comment=comment),
             result_type=Ticket,
             start_to_close_timeout=timedelta(minutes=2),
+            heartbeat_timeout=act.HEARTBEAT_TIMEOUT,
             retry_policy=INTEGRATION_RETRY,
         )
 

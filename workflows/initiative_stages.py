@@ -185,6 +185,7 @@ class InitiativeStages(InitiativeBase):
             RenewInput(ref=sandbox.ref, ttl_seconds=int(ttl.total_seconds())),
             result_type=Resource,
             start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=act.HEARTBEAT_TIMEOUT,
             retry_policy=INTEGRATION_RETRY,
         )
         self._sandbox_renew_at = workflow.now() + ttl / 2
@@ -256,6 +257,7 @@ class InitiativeStages(InitiativeBase):
                 ),
                 result_type=Resource,
                 start_to_close_timeout=timedelta(minutes=5),
+                heartbeat_timeout=act.HEARTBEAT_TIMEOUT,
                 retry_policy=INTEGRATION_RETRY,
             )
             self._emit(EventKind.SANDBOX_PROVISIONED, data={"ref": self._sandbox.ref})
@@ -270,6 +272,7 @@ class InitiativeStages(InitiativeBase):
                 ),
                 result_type=AssessInfrastructureResult,
                 start_to_close_timeout=timedelta(minutes=2),
+                heartbeat_timeout=act.HEARTBEAT_TIMEOUT,
                 retry_policy=INTEGRATION_RETRY,
             )
             self._findings = list(result.findings)

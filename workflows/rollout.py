@@ -108,6 +108,7 @@ class RolloutWorkflow:
                     ResourceRef(ref=ref),
                     result_type=Ticket,
                     start_to_close_timeout=STEP_TIMEOUT,
+                    heartbeat_timeout=act.HEARTBEAT_TIMEOUT,
                     retry_policy=RETRY,
                 )
                 state = ticket.status.lower()
@@ -138,6 +139,7 @@ class RolloutWorkflow:
                 ),
                 result_type=Ticket,
                 start_to_close_timeout=STEP_TIMEOUT,
+                heartbeat_timeout=act.HEARTBEAT_TIMEOUT,
                 retry_policy=RETRY,
             )
             change_ref = ticket.ref
@@ -157,6 +159,7 @@ class RolloutWorkflow:
                 ),
                 result_type=Resource,
                 start_to_close_timeout=STEP_TIMEOUT,
+                heartbeat_timeout=act.HEARTBEAT_TIMEOUT,
                 retry_policy=RETRY,
             )
             resource_ref = resource.ref
@@ -166,6 +169,7 @@ class RolloutWorkflow:
                 ResourceRef(ref=resource_ref),
                 result_type=bool,
                 start_to_close_timeout=STEP_TIMEOUT,
+                heartbeat_timeout=act.HEARTBEAT_TIMEOUT,
                 retry_policy=RETRY,
             )
             if not healthy:
@@ -177,6 +181,7 @@ class RolloutWorkflow:
                     ResourceRef(ref=resource_ref),
                     result_type=Resource,
                     start_to_close_timeout=STEP_TIMEOUT,
+                    heartbeat_timeout=act.HEARTBEAT_TIMEOUT,
                     retry_policy=RETRY,
                 )
             await self._close(change_ref, "done", "rolled out to production")
@@ -206,6 +211,7 @@ class RolloutWorkflow:
             CloseTicketInput(ref=ref, outcome=outcome, comment=comment),
             result_type=Ticket,
             start_to_close_timeout=STEP_TIMEOUT,
+            heartbeat_timeout=act.HEARTBEAT_TIMEOUT,
             retry_policy=RETRY,
         )
         return ticket
@@ -216,6 +222,7 @@ class RolloutWorkflow:
             DeprovisionInput(ref=ref, reason=why),
             result_type=Resource,
             start_to_close_timeout=STEP_TIMEOUT,
+            heartbeat_timeout=act.HEARTBEAT_TIMEOUT,
             retry_policy=RETRY,
         )
         return resource
