@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -19,7 +20,7 @@ import subprocess
 import sysconfig
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -334,11 +335,17 @@ class LiftoffEnv:
     temporal_address: str
     principals_file: Path
     api_port: int
+    #: The run's approval secret: decisions go the verified way, as in production.
+    approval_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     def env(self) -> dict[str, str]:
-        """Our environment without any inherited ``LIFTOFF_*`` setting, plus the run's own."""
-        base = {k: v for k, v in os.environ.items() if not k.startswith("LIFTOFF_")}
+        """Our environment without any inherited ``LIFTOFF_*`` setting, plus the run's own.
+
+        ``LIFTOFF_CI_RUN`` stays: it is how CI recognises what its test run started (``.ci/leftovers.py``).
+        """
+        base = {k: v for k, v in os.environ.items() if not k.startswith("LIFTOFF_") or k == "LIFTOFF_CI_RUN"}
         return base | {
+            "LIFTOFF_APPROVAL_SECRET": self.approval_secret,
             "LIFTOFF_DATABASE_URL": self.database_url,
             "LIFTOFF_TEMPORAL_ADDRESS": self.temporal_address,
             "LIFTOFF_PRINCIPALS_FILE": str(self.principals_file),

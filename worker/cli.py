@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--api-port", type=int, default=8000, help="HTTP API port (default: 8000)")
     dev.add_argument("--temporal-port", type=int, default=7233, help="Temporal frontend port (default: 7233)")
     dev.add_argument("--ui-port", type=int, default=8233, help="Temporal Web UI port (default: 8233)")
+    dev.add_argument(
+        "--verified",
+        action="store_true",
+        help="sign decisions with an approval secret generated for this session (default: unverified, "
+        "unless LIFTOFF_APPROVAL_SECRET is set)",
+    )
 
     sub.add_parser("worker", help="run a worker against LIFTOFF_TEMPORAL_ADDRESS and LIFTOFF_DATABASE_URL")
     replay = sub.add_parser(
@@ -225,6 +231,7 @@ async def _run_worker(settings: Settings) -> int:
     from worker.temporal_client import connect_client
     from worker.wiring import build_worker
 
+    settings.require_verified_approvals()
     stop = asyncio.Event()
     install_stop_handlers(stop)
     pool = await create_pool(settings.require_database_url())
@@ -260,6 +267,7 @@ async def _run_api(settings: Settings) -> int:
 
     if settings.principals_file is None:
         raise SystemExit("LIFTOFF_PRINCIPALS_FILE is not set")
+    settings.require_verified_approvals()
     stop = asyncio.Event()
     install_stop_handlers(stop)
     pool = await create_pool(settings.require_database_url())
@@ -345,6 +353,7 @@ def run(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one return
             api_port=args.api_port,
             temporal_port=args.temporal_port,
             ui_port=args.ui_port,
+            verified=args.verified,
         )
         return asyncio.run(run_dev(settings, opts))
     if args.command == "worker":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import signal
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import asyncpg
 import structlog
+from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
@@ -39,6 +41,8 @@ class DevOptions:
     api_port: int = 8000
     temporal_port: int = 7233
     ui_port: int = 8233
+    #: Generate an approval secret for the session when none is configured.
+    verified: bool = False
 
 
 def install_stop_handlers(stop: asyncio.Event) -> None:
@@ -112,6 +116,12 @@ def _banner(settings: Settings, opts: DevOptions, tokens: dict[str, str], second
         f"  API docs     {api}/docs",
         f"  Temporal UI  {settings.ui_base_url}/namespaces/{settings.temporal_namespace}/workflows",
         f"  data dir     {opts.data_dir}",
+        "  approvals    "
+        + (
+            "verified: decisions carry a token the API signs"
+            if settings.approval_secret_bytes()
+            else "UNVERIFIED: a decision names whoever its sender typed (start with --verified to sign them)"
+        ),
     ]
     if tokens:
         lines.append("  demo bearer tokens (Authorization: Bearer <token>):")
@@ -159,6 +169,9 @@ async def run_dev(settings: Settings, opts: DevOptions) -> int:
         principals_file, tokens = ensure_demo_principals(opts.data_dir)
     if not settings.temporal_address:
         settings = settings.model_copy(update={"ui_base_url": f"http://127.0.0.1:{opts.ui_port}"})
+    if opts.verified and settings.approval_secret_bytes() is None:
+        # A fresh secret per session: tokens minted before a restart are refused afterwards, as they should be.
+        settings = settings.model_copy(update={"approval_secret": SecretStr(secrets.token_urlsafe(32))})
     settings = settings.model_copy(update={"api_port": opts.api_port})
 
     async with embedded_services(settings, opts) as (dsn, address):

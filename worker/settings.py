@@ -29,6 +29,10 @@ class Settings(BaseSettings):
         default=None, description="enables signed approval tokens (API signs, worker verifies)"
     )
     approval_token_ttl_seconds: int = Field(default=900, ge=30)
+    allow_unverified_approvals: bool = Field(
+        default=False,
+        description="run `liftoff worker` / `liftoff api` without an approval secret (asserted identities)",
+    )
     api_temporal_timeout_seconds: float = Field(
         default=20, gt=0, le=300, description="the API answers 504 when one Temporal call takes longer"
     )
@@ -69,6 +73,16 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     log_format: str = Field(default="console", pattern="^(console|json)$")
+
+    def require_verified_approvals(self) -> None:
+        """Refuse to run a production process without an approval secret, unless explicitly allowed."""
+        if self.approval_secret_bytes() is None and not self.allow_unverified_approvals:
+            msg = (
+                "LIFTOFF_APPROVAL_SECRET is not set: decisions would carry only the email the sender typed. "
+                "Set it (the same value for the API and every worker), or set "
+                "LIFTOFF_ALLOW_UNVERIFIED_APPROVALS=true to accept unverified approvals knowingly."
+            )
+            raise SystemExit(msg)
 
     def require_database_url(self) -> str:
         """The DSN, or a clear error for commands that need a real server."""

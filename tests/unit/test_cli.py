@@ -66,3 +66,29 @@ def test_replay_reports_each_history(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert f"{good}: replays (170 events)" in out
     assert f"{changed}: FAILS: " in out
+
+
+@pytest.mark.parametrize("command", ["worker", "api"])
+def test_production_processes_refuse_to_run_unverified(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("LIFTOFF_APPROVAL_SECRET", "LIFTOFF_ALLOW_UNVERIFIED_APPROVALS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LIFTOFF_DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none")
+    monkeypatch.setenv("LIFTOFF_TEMPORAL_ADDRESS", "127.0.0.1:9")
+    monkeypatch.setenv("LIFTOFF_PRINCIPALS_FILE", str(tmp_path / "principals.yaml"))
+    with pytest.raises(SystemExit) as info:
+        run([command])
+    assert "LIFTOFF_APPROVAL_SECRET is not set" in str(info.value.code)
+    assert "LIFTOFF_ALLOW_UNVERIFIED_APPROVALS=true" in str(info.value.code)
+
+
+def test_unverified_must_be_chosen_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from worker.settings import Settings
+
+    monkeypatch.delenv("LIFTOFF_APPROVAL_SECRET", raising=False)
+    monkeypatch.setenv("LIFTOFF_ALLOW_UNVERIFIED_APPROVALS", "true")
+    Settings().require_verified_approvals()  # allowed: no exit
+    monkeypatch.setenv("LIFTOFF_APPROVAL_SECRET", "s3cret")
+    monkeypatch.setenv("LIFTOFF_ALLOW_UNVERIFIED_APPROVALS", "false")
+    Settings().require_verified_approvals()
