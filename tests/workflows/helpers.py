@@ -47,9 +47,29 @@ async def accepted_update_count(handle: WorkflowHandle[Any, Any]) -> int:
 
 
 async def _completed_after_last_accept(handle: WorkflowHandle[Any, Any]) -> bool:
+    """Whether the first activity the workflow scheduled after the last accepted update has completed.
+
+    Not merely "some completion after the accept": an activity scheduled earlier (the initial flush) may
+    complete after it, while the accepted decision's own activity is still to come.
+    """
     events = list((await handle.fetch_history()).events)
     accepted = max(i for i, e in enumerate(events) if e.HasField("workflow_execution_update_accepted_event_attributes"))
-    return any(e.HasField("activity_task_completed_event_attributes") for e in events[accepted:])
+    scheduled = next(
+        (e.event_id for e in events[accepted:] if e.HasField("activity_task_scheduled_event_attributes")), None
+    )
+    return scheduled is not None and any(
+        e.activity_task_completed_event_attributes.scheduled_event_id == scheduled
+        for e in events[accepted:]
+        if e.HasField("activity_task_completed_event_attributes")
+    )
+
+
+async def _idle(handle: WorkflowHandle[Any, Any]) -> bool:
+    """Whether every activity the workflow scheduled has completed (its first flush, say)."""
+    events = list((await handle.fetch_history()).events)
+    scheduled = sum(1 for e in events if e.HasField("activity_task_scheduled_event_attributes"))
+    completed = sum(1 for e in events if e.HasField("activity_task_completed_event_attributes"))
+    return scheduled > 0 and completed == scheduled
 
 
 async def update_with_completion_in_one_task(
@@ -67,6 +87,9 @@ async def update_with_completion_in_one_task(
     """
     del activity_worker  # it must be running; taken as a parameter to make that explicit
     async with build_workflow_worker(client, task_queue=task_queue):
+        async with asyncio.timeout(30):
+            while not await _idle(handle):  # noqa: ASYNC110 - polling the server's history
+                await asyncio.sleep(0.05)
         await handle.start_update(first[0], first[1], wait_for_stage=WorkflowUpdateStage.ACCEPTED)
     async with asyncio.timeout(30):
         while not await _completed_after_last_accept(handle):  # noqa: ASYNC110 - polling the server's history
