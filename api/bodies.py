@@ -5,7 +5,7 @@ The approver of an API decision is the authenticated principal, never a body fie
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -110,9 +110,14 @@ class ResumeBody(BaseModel):
 
 
 class ApprovalTokenBody(BaseModel):
-    """``POST /v1/initiatives/{id}/approval-token``: which decision the token is for."""
+    """``POST /v1/initiatives/{id}/approval-token``: the decision the token is for.
+
+    ``fields`` are the decision's own fields as the action's body takes them (``comment``, ``reason_code``,
+    ``detail``, ``metrics``, …; for ``change_decision``: ``approved``, ``detail``); the token is bound to them.
+    """
 
     model_config = _STRICT
 
     role: Role | None = None
     action: Annotated[str, StringConstraints(pattern=r"^[a-z_-]{3,40}$")] = "approve"
+    fields: dict[Name, Any] = Field(default_factory=dict, max_length=20)

@@ -75,6 +75,14 @@ class Directory:
         """The principal holding ``token``, if any."""
         return self._by_hash.get(hash_token(token))
 
+    def team_actors(self, team: str) -> list[str]:
+        """Who may take ``team``'s actions: its members holding a role other than viewer, and admins, sorted."""
+        return sorted(
+            p.email
+            for p in self._by_hash.values()
+            if Role.ADMIN in p.roles or (team in p.teams and p.roles - {Role.VIEWER})
+        )
+
     def roster(self) -> dict[str, list[str]]:
         """Approver emails per approver role, sorted, for the workflow's start snapshot."""
         roster: dict[str, list[str]] = {role.value: [] for role in sorted(APPROVER_ROLES)}

@@ -39,3 +39,5 @@ class CarriedState(BaseModel):
     escalations: list[Ticket] = Field(default_factory=list)
     sandbox_renew_at: datetime | None = None
     runs: int = 1
+    #: Nonces of the approval tokens already used: a token read from history cannot be used again.
+    spent_nonces: list[str] = Field(default_factory=list)

@@ -20,6 +20,9 @@ UPDATE_NAMES: tuple[str, ...] = (
     "scrap",
 )
 
+#: The update of ``RolloutWorkflow`` by which the change board decides the rollout's change request.
+CHANGE_DECISION = "change_decision"
+
 #: Error type a validator raises when it refuses a decision (the API maps it to 409).
 DECISION_REFUSED = "DecisionRefused"
 

@@ -40,6 +40,7 @@ class EventKind(StrEnum):
     ESCALATED = "escalated"
     STALL_CLEARED = "stall_cleared"
     SANDBOX_RENEWED = "sandbox_renewed"
+    CHANGE_DECIDED = "change_decided"
 
 
 class LifecycleEvent(BaseModel):

@@ -116,6 +116,9 @@ class StartInitiativeInput(BaseModel):
     submitted_at_iso: str = ""
     policy: Policy
     roster: dict[str, list[str]] = Field(default_factory=dict)
+    #: Who may take team actions (submit PoC results, report a blocker, hold, resume, scrap, resolve a
+    #: finding): the team's members with a role that acts, and admins. Empty (older runs): not checked.
+    team_actors: list[str] = Field(default_factory=list)
     ui_base_url: str = ""
     #: Set when the workflow continues as new: the state of the previous run.
     carried: CarriedState | None = None

@@ -115,6 +115,20 @@ class ChangeDecisionInput(BaseModel):
     approved: bool
     actor: str
     detail: str = ""
+    #: The approval token the API signed for this decision (required when approvals are verified).
+    token: str | None = None
+
+
+class ChangeDecided(BaseModel):
+    """Who decided the rollout's change request, and how (recorded by the initiative as an event)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    approved: bool
+    actor: str
+    detail: str = ""
+    #: True when the decision carried an approval token the worker verified.
+    verified: bool = False
 
 
 class RolloutResult(BaseModel):
@@ -128,3 +142,5 @@ class RolloutResult(BaseModel):
     reason_code: str | None = None
     detail: str = ""
     compensated: list[str] = Field(default_factory=list)
+    #: The change board's decision, when the rollout waited for one.
+    change_decision: ChangeDecided | None = None

@@ -82,3 +82,16 @@ APPROVER_ROLES: frozenset[Role] = frozenset(
         Role.COMPLIANCE,
     }
 )
+
+#: Team actions (updates a person takes for the initiative's team, not as an approver) and the roles
+#: that may take them besides the team's members and admins.
+TEAM_ACTIONS: dict[str, tuple[Role, ...]] = {
+    "submit_poc_results": (),
+    "resolve_finding": (Role.INFRASTRUCTURE,),
+    "report_blocker": (),
+    "hold": (Role.PORTFOLIO,),
+    "resume": (Role.PORTFOLIO,),
+    "scrap": (Role.PORTFOLIO,),
+}
+#: The role that decides a rollout's change request (``RolloutWorkflow.change_decision``) in person.
+CHANGE_BOARD_ROLE = Role.IT_OPERATIONS

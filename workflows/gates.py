@@ -28,7 +28,7 @@ from schemas.decisions import (
 from schemas.findings import Finding, FindingStatus
 from schemas.initiative import SuccessCriterion
 from schemas.limits import payload_problem
-from schemas.stages import STAGE_ORDER, Role, Stage
+from schemas.stages import STAGE_ORDER, TEAM_ACTIONS, Role, Stage
 
 _COMPARE = {
     ">=": lambda value, target: value >= target,
@@ -65,6 +65,9 @@ class GateContext:
     findings: Sequence[Finding] = field(default_factory=tuple)
     assessment_pending: bool = False
     on_hold: bool = False
+    #: Who may take team actions (the team's members and admins), pinned at start; empty: not pinned.
+    team_actors: Sequence[str] = ()
+    team: str = ""
 
     @property
     def awaiting_roles(self) -> list[Role]:
@@ -169,6 +172,17 @@ def refuse_approve(ctx: GateContext, inp: ApproveInput) -> str | None:  # noqa: 
 def refuse_reject(ctx: GateContext, inp: RejectInput) -> str | None:
     """Why a rejection cannot be accepted now, or ``None``."""
     return _stage_refusal(ctx, inp.stage, "rejection") or _approver_refusal(ctx, inp.approver, inp.role, "reject")
+
+
+def refuse_team_actor(ctx: GateContext, actor: str, update: str) -> str | None:
+    """Why ``actor`` may not take the team action ``update``: not on the team nor holding a role that may."""
+    if not ctx.team_actors or actor in ctx.team_actors:
+        return None
+    roles = TEAM_ACTIONS.get(update, ())
+    if any(actor in ctx.roster.get(role.value, ()) for role in roles):
+        return None
+    also = f", nor holds role {' or '.join(r.value for r in roles)}" if roles else ""
+    return f"{actor} is not a member of team {ctx.team!r}{also}; only they may {update.replace('_', ' ')}"
 
 
 def refuse_poc_results(ctx: GateContext, inp: SubmitPocResultsInput) -> str | None:

@@ -186,7 +186,12 @@ class InitiativeWorkflow(InitiativeStages):
 
     @submit_poc_results.validator
     def _validate_poc_results(self, inp: SubmitPocResultsInput) -> None:
-        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_poc_results(self._gate(), inp))
+        refuse(
+            gates.refuse_payload(inp)
+            or self._ending_refusal()
+            or gates.refuse_team_actor(self._gate(), inp.actor, "submit_poc_results")
+            or gates.refuse_poc_results(self._gate(), inp)
+        )
 
     # ------------------------------------------------------------------ findings
 
@@ -239,7 +244,12 @@ class InitiativeWorkflow(InitiativeStages):
 
     @resolve_finding.validator
     def _validate_resolve(self, inp: ResolveFindingInput) -> None:
-        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_resolve(self._gate(), inp))
+        refuse(
+            gates.refuse_payload(inp)
+            or self._ending_refusal()
+            or gates.refuse_team_actor(self._gate(), inp.actor, "resolve_finding")
+            or gates.refuse_resolve(self._gate(), inp)
+        )
 
     # ------------------------------------------------------------------ team and lifecycle
 
@@ -260,7 +270,12 @@ class InitiativeWorkflow(InitiativeStages):
 
     @report_blocker.validator
     def _validate_blocker(self, inp: ReportBlockerInput) -> None:
-        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_blocker(self._gate(), inp))
+        refuse(
+            gates.refuse_payload(inp)
+            or self._ending_refusal()
+            or gates.refuse_team_actor(self._gate(), inp.actor, "report_blocker")
+            or gates.refuse_blocker(self._gate(), inp)
+        )
 
     @workflow.update(
         description="Put the initiative on hold (pauses its SLA clock). Payload: actor, reason_code, detail"
@@ -281,7 +296,12 @@ class InitiativeWorkflow(InitiativeStages):
 
     @hold.validator
     def _validate_hold(self, inp: HoldInput) -> None:
-        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_hold(self._gate(), inp))
+        refuse(
+            gates.refuse_payload(inp)
+            or self._ending_refusal()
+            or gates.refuse_team_actor(self._gate(), inp.actor, "hold")
+            or gates.refuse_hold(self._gate(), inp)
+        )
 
     @workflow.update(description="Resume a held initiative; the SLA clock restarts. Payload: actor, detail?")
     async def resume(self, inp: ResumeInput) -> InitiativeStatusView:
@@ -301,7 +321,12 @@ class InitiativeWorkflow(InitiativeStages):
 
     @resume.validator
     def _validate_resume(self, inp: ResumeInput) -> None:
-        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_resume(self._gate(), inp))
+        refuse(
+            gates.refuse_payload(inp)
+            or self._ending_refusal()
+            or gates.refuse_team_actor(self._gate(), inp.actor, "resume")
+            or gates.refuse_resume(self._gate(), inp)
+        )
 
     @workflow.update(description="Scrap the initiative at any stage. Payload: actor, reason_code, detail")
     async def scrap(self, inp: ScrapInput) -> InitiativeStatusView:
@@ -312,7 +337,12 @@ class InitiativeWorkflow(InitiativeStages):
 
     @scrap.validator
     def _validate_scrap(self, inp: ScrapInput) -> None:
-        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_scrap(self._gate(), inp))
+        refuse(
+            gates.refuse_payload(inp)
+            or self._ending_refusal()
+            or gates.refuse_team_actor(self._gate(), inp.actor, "scrap")
+            or gates.refuse_scrap(self._gate(), inp)
+        )
 
     @workflow.query(description="The initiative's stage, status, awaiting roles, approvals and findings")
     def status(self) -> InitiativeStatusView:

@@ -100,6 +100,7 @@ class InitiativeBase:
         self._sandbox_renew_at: datetime | None = None
         self._runs = 1
         self._rollout_id: str | None = None
+        self._spent_nonces: list[str] = []
 
     def _carry(self) -> CarriedState:
         return CarriedState(
@@ -123,6 +124,7 @@ class InitiativeBase:
             escalations=list(self._escalations),
             sandbox_renew_at=self._sandbox_renew_at,
             runs=self._runs + 1,
+            spent_nonces=list(self._spent_nonces),
         )
 
     def _restore(self, c: CarriedState) -> None:
@@ -145,6 +147,7 @@ class InitiativeBase:
         self._escalations = list(c.escalations)
         self._sandbox_renew_at = c.sandbox_renew_at
         self._runs = c.runs
+        self._spent_nonces = list(c.spent_nonces)
 
     # ------------------------------------------------------------------ derived state
 
@@ -152,9 +155,18 @@ class InitiativeBase:
     def _workflow_id(self) -> str:
         return workflow.info().workflow_id
 
-    def approval_context(self) -> tuple[str, Stage]:
+    def approval_context(self) -> tuple[str, str]:
         """Initiative id and current stage, for the worker's approval-token check."""
-        return self._inp.initiative_id, self._stage
+        return self._inp.initiative_id, self._stage.value
+
+    def nonce_spent(self, nonce: str) -> bool:
+        """Whether a decision already used the approval token with ``nonce``."""
+        return nonce in self._spent_nonces
+
+    def spend_nonce(self, nonce: str) -> None:
+        """Record that an accepted decision used the token with ``nonce`` (called before its handler)."""
+        if nonce not in self._spent_nonces:
+            self._spent_nonces.append(nonce)
 
     def _required(self) -> list[Role]:
         return self._policy.required_roles(self._stage, self._inp.spec.risk_tier)
@@ -170,6 +182,8 @@ class InitiativeBase:
             findings=self._findings,
             assessment_pending=self._assessing,
             on_hold=self._hold is not None,
+            team_actors=self._inp.team_actors,
+            team=self._inp.spec.team,
         )
 
     def _awaiting(self) -> list[Role]:

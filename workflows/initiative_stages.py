@@ -347,6 +347,16 @@ class InitiativeStages(InitiativeBase):
 
     async def _after_rollout(self, result: RolloutResult) -> None:
         self._rollout_task = None
+        decided = result.change_decision
+        if decided is not None and workflow.patched(patches.CHANGE_DECIDED_EVENT):
+            self._emit(
+                EventKind.CHANGE_DECIDED,
+                actor=decided.actor,
+                detail=decided.detail,
+                reason_code=None if decided.approved else ReasonCode.CHANGE_REJECTED,
+                data={"approved": decided.approved, "ticket": result.change_ticket},
+                verified=decided.verified,
+            )
         if result.succeeded:
             await self._advance()
             return

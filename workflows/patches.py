@@ -13,3 +13,5 @@ ROLLOUT_PROMOTE = "rollout-promote"
 #: The worker applies a workflow task's jobs in one fixed order: each activity, timer or child result
 #: on its own, then the updates (``worker/activation_order.py``). Recorded at the start of every run.
 ACTIVATION_ORDER = "activation-order"
+#: The initiative records who decided the rollout's change request (``change_decided`` event).
+CHANGE_DECIDED_EVENT = "change-decided-event"

@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from schemas.contract import DECISION_REFUSED
     from schemas.integrations import (
+        ChangeDecided,
         ChangeDecisionInput,
         CloseTicketInput,
         DeprovisionInput,
@@ -73,9 +74,23 @@ class RolloutWorkflow:
     def __init__(self, inp: RolloutInput) -> None:
         # Tells the worker to apply this run's jobs in the fixed order (worker/activation_order.py).
         workflow.patched(patches.ACTIVATION_ORDER)
+        self._initiative_id = inp.initiative_id
+        self._spent_nonces: list[str] = []
         self._decision: ChangeDecisionInput | None = None
         # A decision may arrive (webhook) before the rollout reaches the wait: it is kept until then.
         self._awaiting_change = inp.await_change_approval
+
+    def approval_context(self) -> tuple[str, str]:
+        """Initiative id and stage, for the worker's approval-token check."""
+        return self._initiative_id, "rollout"
+
+    def nonce_spent(self, nonce: str) -> bool:
+        """Whether a decision already used the approval token with ``nonce``."""
+        return nonce in self._spent_nonces
+
+    def spend_nonce(self, nonce: str) -> None:
+        """Record that an accepted decision used the token with ``nonce``."""
+        self._spent_nonces.append(nonce)
 
     @workflow.update(description="The change board's decision on the change ticket. Payload: approved, actor, detail")
     async def change_decision(self, inp: ChangeDecisionInput) -> bool:
@@ -185,7 +200,9 @@ class RolloutWorkflow:
                     retry_policy=RETRY,
                 )
             await self._close(change_ref, "done", "rolled out to production")
-            return RolloutResult(succeeded=True, change_ticket=change_ref, resource=resource_ref)
+            return RolloutResult(
+                succeeded=True, change_ticket=change_ref, resource=resource_ref, change_decision=self._decided()
+            )
         except (ActivityError, ApplicationError, asyncio.CancelledError) as err:
             cancelled = isinstance(err, asyncio.CancelledError)
             why = "rollout cancelled" if cancelled else str(err.cause if isinstance(err, ActivityError) else err)
@@ -203,7 +220,17 @@ class RolloutWorkflow:
                 reason_code=_reason_for(err).value,
                 detail=why,
                 compensated=compensated,
+                change_decision=self._decided(),
             )
+
+    def _decided(self) -> ChangeDecided | None:
+        decision = self._decision
+        if decision is None:
+            return None
+        verified = decision.token is not None
+        return ChangeDecided(
+            approved=decision.approved, actor=decision.actor, detail=decision.detail, verified=verified
+        )
 
     async def _close(self, ref: str, outcome: str, comment: str) -> Ticket:
         ticket: Ticket = await workflow.execute_activity(

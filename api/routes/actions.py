@@ -11,13 +11,13 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Header, HTTPException, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -27,12 +27,13 @@ from api.context import ApiContext, Caller, Ctx
 from api.principals import Principal
 from api.routes.initiatives import InitiativeId, handle_for
 from api.temporal_errors import temporal_call
+from api.tokens import signed, token_for
 from db import events_repo, initiatives_repo
 from db.pool import UNAVAILABLE
 from schemas import decisions
-from schemas.approval_token import sign_token
-from schemas.contract import DECISION_REFUSED, UPDATE_NAMES
-from schemas.stages import Role
+from schemas.contract import CHANGE_DECISION, DECISION_REFUSED, UPDATE_NAMES, workflow_id_for
+from schemas.integrations import ChangeDecisionInput
+from schemas.stages import CHANGE_BOARD_ROLE, TEAM_ACTIONS, Role
 from schemas.status import InitiativeStatusView
 
 log = structlog.get_logger(__name__)
@@ -81,6 +82,8 @@ def _require_role(principal: Principal, role: Role) -> None:
 async def _require_team_or(ctx: ApiContext, principal: Principal, initiative_id: str, *roles: Role) -> None:
     if any(principal.has(r) for r in (*roles, Role.ADMIN)):
         return
+    if not principal.roles - {Role.VIEWER}:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{principal.email} only views; a viewer takes no action")
     try:
         row = await initiatives_repo.get_initiative(ctx.pool, initiative_id)
     except UNAVAILABLE:
@@ -115,23 +118,6 @@ async def _record_refusal(
         log.exception("could not record refused decision", initiative_id=initiative_id, action=update)
 
 
-def _token_for(
-    ctx: ApiContext, initiative_id: str, update: str, role: str, person: str, stage: str
-) -> tuple[str, datetime]:
-    assert ctx.approval_secret is not None
-    expires = datetime.now(UTC) + timedelta(seconds=ctx.approval_token_ttl_seconds)
-    token = sign_token(
-        ctx.approval_secret,
-        initiative_id=initiative_id,
-        stage=stage,
-        action=update,
-        role=role,
-        person=person,
-        expires_at=expires,
-    )
-    return token, expires
-
-
 def _update_id(update: str, principal: Principal, idempotency_key: str | None) -> str:
     if idempotency_key:
         key = f"{principal.email}\n{idempotency_key}"
@@ -151,8 +137,7 @@ async def _send(
     if ctx.approval_secret is not None:
         stage = getattr(payload, "stage", None)
         stage_value = stage.value if stage is not None else (await _query(ctx, initiative_id)).stage.value
-        token, _ = _token_for(ctx, initiative_id, update, role or "", principal.email, stage_value)
-        payload = payload.model_copy(update={"token": token})
+        payload = signed(ctx, initiative_id, update, role or "", stage_value, payload)
     handle = handle_for(ctx, initiative_id)
     update_id = _update_id(update, principal, idempotency_key)
     try:
@@ -218,8 +203,11 @@ class Action:
     summary: str
     #: Builds the workflow payload from the body and the caller's email; returns it and the role it acts as.
     build: Callable[[Any, str], tuple[BaseModel, Role | None]]
-    #: Extra roles (besides the initiative's team and admins) allowed to take a team action.
-    team_or: tuple[Role, ...] = ()
+
+    @property
+    def team_or(self) -> tuple[Role, ...]:
+        """Roles (besides the initiative's team and admins) allowed to take this team action."""
+        return TEAM_ACTIONS.get(self.update, ())
 
 
 def _decision(model: type[BaseModel]) -> Callable[[Any, str], tuple[BaseModel, Role | None]]:
@@ -272,7 +260,6 @@ ACTIONS: dict[str, Action] = {
         bodies.ResolveFindingBody,
         "Resolve a finding with evidence (team)",
         _team(decisions.ResolveFindingInput),
-        team_or=(Role.INFRASTRUCTURE,),
     ),
     "report-blocker": Action(
         "report_blocker", bodies.ReasonBody, "Report what blocks the team", _team(decisions.ReportBlockerInput)
@@ -282,21 +269,18 @@ ACTIONS: dict[str, Action] = {
         bodies.ReasonBody,
         "Put the initiative on hold (team, portfolio or admin)",
         _team(decisions.HoldInput),
-        team_or=(Role.PORTFOLIO,),
     ),
     "resume": Action(
         "resume",
         bodies.ResumeBody,
         "Resume a held initiative (team, portfolio or admin)",
         _team(decisions.ResumeInput),
-        team_or=(Role.PORTFOLIO,),
     ),
     "scrap": Action(
         "scrap",
         bodies.ScrapBody,
         "Scrap the initiative (team, portfolio or admin)",
         _team(decisions.ScrapInput),
-        team_or=(Role.PORTFOLIO,),
     ),
 }
 assert {a.update for a in ACTIONS.values()} == set(UPDATE_NAMES)
@@ -340,12 +324,13 @@ for _path, _action in ACTIONS.items():
 
 
 class ApprovalTokenResponse(BaseModel):
-    """A signed token and the payload to paste into the Web UI's update dialog."""
+    """A signed token and the payload to paste into the Web UI's update dialog of ``workflow_id``."""
 
     token: str
     expires_at: datetime
     action: str
     ui_payload: dict[str, Any]
+    workflow_id: str = ""
 
 
 @router.post(
@@ -357,27 +342,70 @@ class ApprovalTokenResponse(BaseModel):
 async def approval_token(
     initiative_id: InitiativeId, body: bodies.ApprovalTokenBody, principal: Caller, ctx: Ctx
 ) -> ApprovalTokenResponse:
-    """Sign a token for the caller to send ``action`` (default approve) as ``role`` at the current stage."""
-    update = body.action.replace("-", "_")
-    if update not in UPDATE_NAMES:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown action {body.action!r}")
+    """Sign a token for one decision of the caller's (``action``, ``role`` and ``fields``) at the current stage.
+
+    The token is bound to exactly the returned ``ui_payload``: paste it unchanged. Team actions need a
+    place on the initiative's team (or a role that may take them); decisions need the role.
+    """
     if ctx.approval_secret is None:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             "approval tokens are not enabled: set LIFTOFF_APPROVAL_SECRET for the API and the workers",
         )
-    if body.role is not None:
-        _require_role(principal, body.role)
-    elif update in {"approve", "reject", "request_changes", "waive_finding"}:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"action {update} needs a role")
+    update = body.action.replace("-", "_")
+    if update == CHANGE_DECISION:
+        return await _change_decision_token(ctx, initiative_id, body, principal)
+    action = ACTIONS.get(update.replace("_", "-"))
+    if action is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown action {body.action!r}")
     view = await _query(ctx, initiative_id)
-    role = body.role.value if body.role else ""
-    token, expires = _token_for(ctx, initiative_id, update, role, principal.email, view.stage.value)
-    who = {"approver": principal.email, "role": role} if body.role else {"actor": principal.email}
-    ui_payload: dict[str, Any] = {**who, "stage": view.stage.value, "token": token}
-    if update == "approve":
-        ui_payload["comment"] = ""
-    return ApprovalTokenResponse(token=token, expires_at=expires, action=update, ui_payload=ui_payload)
+    fields: dict[str, Any] = {**body.fields, "stage": view.stage.value}
+    if body.role is not None:
+        fields["role"] = body.role.value
+    request = _validated(action.body, fields)
+    payload, role = action.build(request, principal.email)
+    if role is not None:
+        _require_role(principal, role)
+    else:
+        await _require_team_or(ctx, principal, initiative_id, *action.team_or)
+    token, expires = token_for(ctx, initiative_id, update, role.value if role else "", view.stage.value, payload)
+    ui_payload: dict[str, Any] = {**payload.model_dump(mode="json"), "token": token}
+    return ApprovalTokenResponse(
+        token=token,
+        expires_at=expires,
+        action=update,
+        ui_payload=ui_payload,
+        workflow_id=workflow_id_for(initiative_id),
+    )
+
+
+def _validated(model: type[BaseModel], fields: dict[str, Any]) -> BaseModel:
+    try:
+        return model.model_validate(fields)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the decision is not valid: {problems}") from err
+
+
+async def _change_decision_token(
+    ctx: ApiContext, initiative_id: str, body: bodies.ApprovalTokenBody, principal: Principal
+) -> ApprovalTokenResponse:
+    if not (principal.has(CHANGE_BOARD_ROLE) or principal.has(Role.ADMIN)):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"{principal.email} does not hold role {CHANGE_BOARD_ROLE.value}"
+        )
+    view = await _query(ctx, initiative_id)
+    if view.rollout_workflow_id is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"initiative is at {view.stage.value}, not rolling out")
+    decision = _validated(ChangeDecisionInput, {**body.fields, "actor": principal.email})
+    token, expires = token_for(ctx, initiative_id, CHANGE_DECISION, "", "rollout", decision)
+    return ApprovalTokenResponse(
+        token=token,
+        expires_at=expires,
+        action=CHANGE_DECISION,
+        ui_payload={**decision.model_dump(mode="json"), "token": token},
+        workflow_id=view.rollout_workflow_id,
+    )
 
 
 @router.post("/{initiative_id}/{action}", include_in_schema=False)

@@ -114,6 +114,7 @@ async def submit(
         submitted_at_iso=datetime.now(UTC).isoformat(),
         policy=ctx.policy,
         roster=ctx.directory.roster(),
+        team_actors=ctx.directory.team_actors(body.team),
         ui_base_url=ctx.ui_base_url,
     )
     try:

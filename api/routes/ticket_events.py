@@ -31,7 +31,9 @@ from temporalio.client import WorkflowUpdateFailedError
 from api.context import ApiContext, Ctx
 from api.routes.initiatives import handle_for
 from api.temporal_errors import temporal_call
+from api.tokens import signed
 from db.storable import storable_text
+from schemas.contract import CHANGE_DECISION
 from schemas.integrations import ChangeDecisionInput
 from schemas.status import InitiativeStatusView
 from schemas.taxonomy import ReasonCode
@@ -99,7 +101,14 @@ async def _apply(ctx: ApiContext, initiative_id: str, system: str, kind: str, re
     approved, rejected = state in APPROVED, state in REJECTED
     view = await _status(ctx, initiative_id)
     if kind == "change" and (approved or rejected) and view.rollout_workflow_id:
-        decision = ChangeDecisionInput(approved=approved, actor=system, detail=f"{ref} {state}")
+        decision = signed(
+            ctx,
+            initiative_id,
+            CHANGE_DECISION,
+            "",
+            "rollout",
+            ChangeDecisionInput(approved=approved, actor=system, detail=f"{ref} {state}"),
+        )
         try:
             async with temporal_call(ctx.temporal_timeout, "sending the change decision", initiative_id):
                 await ctx.client.get_workflow_handle(view.rollout_workflow_id).execute_update(

@@ -26,6 +26,7 @@ PEOPLE: dict[str, tuple[list[Role], list[str]]] = {
     "ian@example.com": ([Role.INFRASTRUCTURE], []),
     "olga@example.com": ([Role.IT_OPERATIONS], []),
     "vic@example.com": ([Role.VIEWER], []),
+    "val@example.com": ([Role.VIEWER], ["ml-platform"]),
 }
 
 

@@ -156,3 +156,48 @@ async def test_taxonomy_lists_every_code(api: httpx.AsyncClient) -> None:
     assert codes["INTEGRATION_COMPLEXITY"] == "TECHNICAL"
     assert codes["ABANDONED"] == "ORGANISATION"
     assert codes["REG_PROHIBITED"] == "RISK_COMPLIANCE"
+
+
+async def test_team_action_tokens_are_only_for_the_team(secured_api: httpx.AsyncClient, client: Client) -> None:
+    """Hole 2: a member of another team minted a scrap token and scrapped someone else's initiative."""
+    iid = await _submit(secured_api)
+    path = f"/v1/initiatives/{iid}/approval-token"
+    scrap = {"action": "scrap", "fields": {"reason_code": "BUDGET_CUT", "detail": "not ours"}}
+    outsider = await secured_api.post(path, json=scrap, headers=auth("mallory@example.com"))
+    assert outsider.status_code == 403
+    assert "not on the initiative's team" in outsider.json()["detail"]
+    viewer = await secured_api.post(path, json=scrap, headers=auth("val@example.com"))  # in the team, only views
+    assert viewer.status_code == 403
+    assert "a viewer takes no action" in viewer.json()["detail"]
+    direct = await secured_api.post(
+        f"/v1/initiatives/{iid}/scrap", json=scrap["fields"], headers=auth("val@example.com")
+    )
+    assert direct.status_code == 403
+
+    # The team's own member gets a token bound to exactly that scrap, which the Web UI path accepts once.
+    minted = await secured_api.post(path, json=scrap, headers=auth("alice@example.com"))
+    assert minted.status_code == 200, minted.text
+    payload = minted.json()["ui_payload"]
+    assert payload["detail"] == "not ours"
+    assert payload["actor"] == "alice@example.com"
+    handle = client.get_workflow_handle(workflow_id_for(iid))
+    view = await handle.execute_update("scrap", payload, result_type=InitiativeStatusView)
+    assert view.stage.value == "scrapped"
+
+
+async def test_token_fields_are_validated_like_the_action(secured_api: httpx.AsyncClient) -> None:
+    iid = await _submit(secured_api)
+    path = f"/v1/initiatives/{iid}/approval-token"
+    unknown_field = await secured_api.post(
+        path, json={"role": "portfolio", "fields": {"aprover": "x@example.com"}}, headers=auth("paula@example.com")
+    )
+    assert unknown_field.status_code == 422
+    assert "aprover" in unknown_field.json()["detail"]
+    bad_code = await secured_api.post(
+        path, json={"action": "hold", "fields": {"reason_code": "NOPE"}}, headers=auth("alice@example.com")
+    )
+    assert bad_code.status_code == 422
+    commented = await secured_api.post(
+        path, json={"role": "portfolio", "fields": {"comment": "as agreed"}}, headers=auth("paula@example.com")
+    )
+    assert commented.json()["ui_payload"]["comment"] == "as agreed"

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
 import pytest_asyncio
+from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from schemas.approval_token import sign_token
+from schemas.approval_token import payload_digest, sign_token
 from schemas.classification import RiskTier
 from schemas.contract import DECISION_REFUSED
-from schemas.decisions import ApproveInput, ScrapInput
+from schemas.decisions import ApproveInput, HoldInput, ReportBlockerInput, ScrapInput, SubmitPocResultsInput
 from schemas.policy import Policy
 from schemas.stages import Role
 from schemas.taxonomy import ReasonCode
@@ -25,6 +27,7 @@ from tests.workflows.helpers import accepted_update_count, start, update
 from worker.wiring import build_worker
 
 SECRET = b"test-approval-secret"
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
 LATER = datetime.now(UTC) + timedelta(minutes=10)
 
 
@@ -35,19 +38,33 @@ async def secured_queue(client: Client, pool: asyncpg.Pool) -> AsyncIterator[str
         yield queue
 
 
-def _token(
+def _sign(
     initiative_id: str,
+    payload: PayloadT,
     *,
-    person: str = "paula@example.com",
-    role: str = "portfolio",
+    person: str | None = None,
+    role: str | None = None,
     stage: str = "proposed",
     action: str = "approve",
     secret: bytes = SECRET,
     expires: datetime = LATER,
-) -> str:
-    return sign_token(
-        secret, initiative_id=initiative_id, stage=stage, action=action, role=role, person=person, expires_at=expires
+    nonce: str | None = None,
+    digest_of: BaseModel | None = None,
+) -> PayloadT:
+    """``payload`` with a token signed for it (or, with ``digest_of``, for another payload)."""
+    body = payload.model_dump(mode="json")
+    token = sign_token(
+        secret,
+        initiative_id=initiative_id,
+        stage=stage,
+        action=action,
+        role=role if role is not None else str(body.get("role") or ""),
+        person=person or str(body.get("approver") or body.get("actor")),
+        expires_at=expires,
+        digest=payload_digest((digest_of or payload).model_dump(mode="json")),
+        nonce=nonce or uuid.uuid4().hex,
     )
+    return payload.model_copy(update={"token": token})
 
 
 async def _refused(handle: WorkflowHandle[Any, Any], name: str, payload: object) -> str:
@@ -67,41 +84,70 @@ async def test_every_bad_token_is_refused_and_a_good_one_accepted(
     iid = inp.initiative_id
     handle = await start(client, secured_queue, inp)
 
-    def approve(token: str | None, approver: str = "paula@example.com", role: Role = Role.PORTFOLIO) -> ApproveInput:
-        return ApproveInput(approver=approver, role=role, token=token)
-
-    assert "token is required" in await _refused(handle, "approve", approve(None))
-    forged = _token(iid, secret=b"guessed")
-    assert "signature is invalid" in await _refused(handle, "approve", approve(forged))
-    tampered = _token(iid)[:-2] + "xx"
-    assert "signature is invalid" in await _refused(handle, "approve", approve(tampered))
-    expired = _token(iid, expires=datetime.now(UTC) - timedelta(seconds=1))
-    assert "expired" in await _refused(handle, "approve", approve(expired))
-    other_initiative = _token("someone-else")
-    assert "issued for initiative 'someone-else'" in await _refused(handle, "approve", approve(other_initiative))
-    other_stage = _token(iid, stage="poc")
-    assert "issued for stage 'poc', not 'proposed'" in await _refused(handle, "approve", approve(other_stage))
-    other_role = _token(iid, role="security")
-    assert "issued for role 'security'" in await _refused(handle, "approve", approve(other_role))
-    other_action = _token(iid, action="reject")
-    assert "issued for action 'reject'" in await _refused(handle, "approve", approve(other_action))
-    borrowed = _token(iid, person="paula@example.com")
-    message = await _refused(handle, "approve", approve(borrowed, approver="eve@example.com"))
-    assert "issued for approver 'paula@example.com'" in message
+    paula = ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO)
+    assert "token is required" in await _refused(handle, "approve", paula)
+    forged = _sign(iid, paula, secret=b"guessed")
+    assert "signature is invalid" in await _refused(handle, "approve", forged)
+    tampered = paula.model_copy(update={"token": str(_sign(iid, paula).token)[:-2] + "xx"})
+    assert "signature is invalid" in await _refused(handle, "approve", tampered)
+    expired = _sign(iid, paula, expires=datetime.now(UTC) - timedelta(seconds=1))
+    assert "expired" in await _refused(handle, "approve", expired)
+    other_initiative = _sign("someone-else", paula)
+    assert "issued for initiative 'someone-else'" in await _refused(handle, "approve", other_initiative)
+    other_stage = _sign(iid, paula, stage="poc")
+    assert "issued for stage 'poc', not 'proposed'" in await _refused(handle, "approve", other_stage)
+    other_role = _sign(iid, paula, role="security")
+    assert "issued for role 'security'" in await _refused(handle, "approve", other_role)
+    other_action = _sign(iid, paula, action="reject")
+    assert "issued for action 'reject'" in await _refused(handle, "approve", other_action)
+    eve = ApproveInput(approver="eve@example.com", role=Role.PORTFOLIO)
+    borrowed = _sign(iid, eve, person="paula@example.com")
+    assert "issued for approver 'paula@example.com'" in await _refused(handle, "approve", borrowed)
+    # a token for one comment does not carry another
+    edited = _sign(iid, paula, digest_of=paula.model_copy(update={"comment": "as agreed"}))
+    assert "differs from the one the approval token was issued for" in await _refused(handle, "approve", edited)
     # a valid token does not put someone on the roster, nor let the submitter approve
-    eve = _token(iid, person="eve@example.com")
-    message = await _refused(handle, "approve", approve(eve, approver="eve@example.com"))
+    message = await _refused(handle, "approve", _sign(iid, eve))
     assert message == "eve@example.com is not on the roster for role portfolio"
     assert await accepted_update_count(handle) == 0
 
-    view = await update(handle, "approve", approve(_token(iid)))
+    good = _sign(iid, paula)
+    view = await update(handle, "approve", good)
     assert view.stage.value == "poc"
     verified = await pool.fetchval(
         "SELECT verified FROM lifecycle_events WHERE initiative_id=$1 AND kind='approved'", iid
     )
     assert verified is True
     # the same token again: the stage has moved on
-    assert "issued for stage 'proposed', not 'poc'" in await _refused(handle, "approve", approve(_token(iid)))
+    assert "issued for stage 'proposed', not 'poc'" in await _refused(handle, "approve", good)
+
+
+async def test_a_token_read_from_history_cannot_be_used_again_or_for_another_payload(
+    client: Client, secured_queue: str, policy: Policy
+) -> None:
+    inp = make_start(policy)
+    iid = inp.initiative_id
+    handle = await start(client, secured_queue, inp)
+    blocker = ReportBlockerInput(actor=SUBMITTER, reason_code=ReasonCode.DATA_ACCESS_BLOCKED, detail="no access")
+    sent = _sign(iid, blocker, action="report_blocker", role="")
+    await update(handle, "report_blocker", sent)
+    # The accepted payload, token included, is in the history for anyone to read.
+    history = await handle.fetch_history()
+    accepted = next(
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    )
+    stolen = json.loads(accepted.args.payloads[0].data)["token"]
+    assert stolen == sent.token
+    message = await _refused(handle, "report_blocker", blocker.model_copy(update={"token": stolen}))
+    assert message == "this approval token was already used for a decision; a token is good for one decision only"
+    hold = HoldInput(actor=SUBMITTER, reason_code=ReasonCode.DATA_ACCESS_BLOCKED, detail="no access", token=stolen)
+    message = await _refused(handle, "hold", hold)
+    assert "issued for action 'report_blocker', not 'hold'" in message
+    other_reason = blocker.model_copy(update={"reason_code": ReasonCode.BUDGET_CUT, "token": stolen})
+    assert "differs from the one" in await _refused(handle, "report_blocker", other_reason)
+    assert await accepted_update_count(handle) == 1
 
 
 async def test_submitter_token_and_double_approval_are_refused(
@@ -111,29 +157,28 @@ async def test_submitter_token_and_double_approval_are_refused(
     iid = inp.initiative_id
     handle = await start(client, secured_queue, inp)
 
-    async def signed(name: str, payload: dict[str, Any], stage: str) -> None:
-        person = payload.get("approver") or payload["actor"]
-        token = _token(iid, person=person, role=payload.get("role", ""), stage=stage, action=name)
-        await update(handle, name, {**payload, "token": token})
+    def approve(approver: str, role: Role) -> ApproveInput:
+        return ApproveInput(approver=approver, role=role)
 
-    await signed("approve", {"approver": "paula@example.com", "role": "portfolio"}, "proposed")
-    await signed("submit_poc_results", {"actor": SUBMITTER, "metrics": {"auc": 0.9}}, "poc")
-    await signed("approve", {"approver": "bob@example.com", "role": "business_owner"}, "poc")
-    await signed("approve", {"approver": "ian@example.com", "role": "infrastructure"}, "infra_review")
+    await update(handle, "approve", _sign(iid, approve("paula@example.com", Role.PORTFOLIO)))
+    poc = SubmitPocResultsInput(actor=SUBMITTER, metrics={"auc": 0.9})
+    await update(handle, "submit_poc_results", _sign(iid, poc, stage="poc", action="submit_poc_results"))
+    await update(handle, "approve", _sign(iid, approve("bob@example.com", Role.BUSINESS_OWNER), stage="poc"))
+    await update(handle, "approve", _sign(iid, approve("ian@example.com", Role.INFRASTRUCTURE), stage="infra_review"))
 
     # genuine tokens, but the validator still applies separation of duties
-    own = _token(iid, person=SUBMITTER, role="compliance", stage="it_signoff")
-    message = await _refused(handle, "approve", ApproveInput(approver=SUBMITTER, role=Role.COMPLIANCE, token=own))
+    own = _sign(iid, approve(SUBMITTER, Role.COMPLIANCE), stage="it_signoff")
+    message = await _refused(handle, "approve", own)
     assert message == f"{SUBMITTER} submitted this initiative and may not approve it (separation of duties)"
-    await signed("approve", {"approver": "bob@example.com", "role": "it_operations"}, "it_signoff")
-    twice = _token(iid, person="bob@example.com", role="business_owner", stage="it_signoff")
-    message = await _refused(
-        handle, "approve", ApproveInput(approver="bob@example.com", role=Role.BUSINESS_OWNER, token=twice)
-    )
+    await update(handle, "approve", _sign(iid, approve("bob@example.com", Role.IT_OPERATIONS), stage="it_signoff"))
+    twice = _sign(iid, approve("bob@example.com", Role.BUSINESS_OWNER), stage="it_signoff")
+    message = await _refused(handle, "approve", twice)
     assert "bob@example.com has already approved stage it_signoff as it_operations" in message
 
-    scrap = _token(iid, person=SUBMITTER, role="", stage="it_signoff", action="scrap")
-    view = await update(handle, "scrap", ScrapInput(actor=SUBMITTER, reason_code=ReasonCode.BUDGET_CUT, token=scrap))
+    scrap = _sign(
+        iid, ScrapInput(actor=SUBMITTER, reason_code=ReasonCode.BUDGET_CUT), stage="it_signoff", action="scrap"
+    )
+    view = await update(handle, "scrap", scrap)
     assert view.stage.value == "scrapped"
 
 
@@ -143,7 +188,7 @@ async def test_without_a_secret_tokens_are_refused_and_events_unverified(
     inp = make_start(policy)
     handle = await start(client, task_queue, inp)
     message = await _refused(
-        handle, "approve", ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO, token=_token("x"))
+        handle, "approve", _sign("x", ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO))
     )
     assert "approval tokens are not enabled" in message
     await update(handle, "approve", ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO))

@@ -12,9 +12,17 @@ from temporalio.exceptions import ApplicationError
 
 from schemas.classification import RiskTier
 from schemas.contract import DECISION_REFUSED
-from schemas.decisions import ApproveInput, SubmitPocResultsInput
+from schemas.decisions import (
+    ApproveInput,
+    HoldInput,
+    ReportBlockerInput,
+    ResumeInput,
+    ScrapInput,
+    SubmitPocResultsInput,
+)
 from schemas.policy import Policy
 from schemas.stages import Role, Stage
+from schemas.taxonomy import ReasonCode
 from tests.conftest import SUBMITTER, make_start
 from tests.workflows.helpers import accepted_update_count, start, update
 
@@ -162,3 +170,24 @@ async def test_non_finite_numbers_are_refused_and_the_initiative_moves_on(
     view = await update(handle, "submit_poc_results", SubmitPocResultsInput(actor=SUBMITTER, metrics={"auc": 0.9}))
     assert view.poc is not None
     assert view.poc.met
+
+
+async def test_team_actions_are_for_the_pinned_team(client: Client, task_queue: str, policy: Policy) -> None:
+    """Hole 2: the workflow itself refuses a team action by someone off the team (and off the roles that may)."""
+    inp = make_start(policy).model_copy(update={"team_actors": [SUBMITTER]})
+    handle = await start(client, task_queue, inp)
+    message = await _refused(
+        handle, "scrap", ScrapInput(actor="mallory@example.com", reason_code=ReasonCode.BUDGET_CUT)
+    )
+    assert message == (
+        "mallory@example.com is not a member of team 'ml-platform', nor holds role portfolio; only they may scrap"
+    )
+    message = await _refused(
+        handle, "report_blocker", ReportBlockerInput(actor="vic@example.com", reason_code=ReasonCode.BUDGET_CUT)
+    )
+    assert message == "vic@example.com is not a member of team 'ml-platform'; only they may report blocker"
+    held = await update(handle, "hold", HoldInput(actor="paula@example.com", reason_code=ReasonCode.BUDGET_CUT))
+    assert held.hold is not None
+    resumed = await update(handle, "resume", ResumeInput(actor=SUBMITTER))
+    assert resumed.hold is None
+    assert await accepted_update_count(handle) == 2
