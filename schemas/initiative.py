@@ -124,3 +124,5 @@ class StartInitiativeInput(BaseModel):
     carried: CarriedState | None = None
     #: Continue as new once the history has this many events (the server may suggest it earlier).
     history_limit: int = Field(default=10_000, ge=50)
+    #: liftoff's signature over everything above (``schemas/start_signature.py``); empty when unverified.
+    signature: str = ""

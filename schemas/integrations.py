@@ -105,6 +105,8 @@ class RolloutInput(BaseModel):
     #: Wait for the change ticket to be approved (webhook or poll) before provisioning production.
     await_change_approval: bool = False
     change_poll_seconds: int = 300
+    #: The parent's signature over everything above (``schemas/start_signature.py``); empty when unverified.
+    signature: str = ""
 
 
 class ChangeDecisionInput(BaseModel):

@@ -21,6 +21,7 @@ from schemas.classification import RiskTier
 from schemas.contract import INITIATIVE_WORKFLOW, workflow_id_for
 from schemas.initiative import InitiativeSpec, StartInitiativeInput, SubmitInitiativeRequest
 from schemas.stages import InitiativeStatus, Role, Stage
+from schemas.start_signature import sign_start
 from schemas.status import InitiativeStatusView
 from workflows import search_attributes as sa
 
@@ -117,6 +118,12 @@ async def submit(
         team_actors=ctx.directory.team_actors(body.team),
         ui_base_url=ctx.ui_base_url,
     )
+    if ctx.approval_secret is not None:
+        # Workers run only start inputs liftoff signed: the policy, roster and team above are enforced as sent.
+        signature = sign_start(
+            ctx.approval_secret, workflow_id=workflow_id, payload=start.model_dump(mode="json"), now=datetime.now(UTC)
+        )
+        start = start.model_copy(update={"signature": signature})
     try:
         async with temporal_call(ctx.temporal_timeout, "starting the initiative's workflow"):
             await ctx.client.start_workflow(

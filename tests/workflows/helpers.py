@@ -3,24 +3,36 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
 from temporalio.worker import Worker
 
+from schemas.approval_token import payload_digest, sign_token
 from schemas.contract import INITIATIVE_WORKFLOW, workflow_id_for
 from schemas.initiative import StartInitiativeInput
+from schemas.start_signature import sign_start
 from schemas.status import InitiativeStatusView
 from worker.wiring import build_workflow_worker
 
 
-async def start(client: Client, task_queue: str, inp: StartInitiativeInput) -> WorkflowHandle[Any, Any]:
-    """Start an initiative workflow on ``task_queue``."""
+async def start(
+    client: Client, task_queue: str, inp: StartInitiativeInput, *, secret: bytes | None = None
+) -> WorkflowHandle[Any, Any]:
+    """Start an initiative workflow on ``task_queue`` (with ``secret``: signed, as the API starts it)."""
+    workflow_id = workflow_id_for(inp.initiative_id)
+    if secret is not None:
+        payload = inp.model_dump(mode="json")
+        inp = inp.model_copy(
+            update={"signature": sign_start(secret, workflow_id=workflow_id, payload=payload, now=datetime.now(UTC))}
+        )
     return await client.start_workflow(
         INITIATIVE_WORKFLOW,
         inp,
-        id=workflow_id_for(inp.initiative_id),
+        id=workflow_id,
         task_queue=task_queue,
         result_type=InitiativeStatusView,
     )
@@ -99,3 +111,35 @@ async def update_with_completion_in_one_task(
     async with build_workflow_worker(client, task_queue=task_queue):
         result: InitiativeStatusView = await asyncio.wait_for(pending, 60)
     return result
+
+
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
+
+
+def sign_payload(
+    initiative_id: str,
+    payload: PayloadT,
+    *,
+    person: str | None = None,
+    role: str | None = None,
+    stage: str = "proposed",
+    action: str = "approve",
+    secret: bytes = b"test-approval-secret",
+    expires: datetime | None = None,
+    nonce: str | None = None,
+    digest_of: BaseModel | None = None,
+) -> PayloadT:
+    """``payload`` with an approval token signed for it (or, with ``digest_of``, for another payload)."""
+    body = payload.model_dump(mode="json")
+    token = sign_token(
+        secret,
+        initiative_id=initiative_id,
+        stage=stage,
+        action=action,
+        role=role if role is not None else str(body.get("role") or ""),
+        person=person or str(body.get("approver") or body.get("actor")),
+        expires_at=expires or datetime.now(UTC) + timedelta(minutes=10),
+        digest=payload_digest((digest_of or payload).model_dump(mode="json")),
+        nonce=nonce or uuid.uuid4().hex,
+    )
+    return payload.model_copy(update={"token": token})

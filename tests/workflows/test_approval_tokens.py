@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import pytest
-import pytest_asyncio
-from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from schemas.approval_token import payload_digest, sign_token
 from schemas.classification import RiskTier
 from schemas.contract import DECISION_REFUSED
 from schemas.decisions import ApproveInput, HoldInput, ReportBlockerInput, ScrapInput, SubmitPocResultsInput
@@ -23,48 +18,9 @@ from schemas.policy import Policy
 from schemas.stages import Role
 from schemas.taxonomy import ReasonCode
 from tests.conftest import SUBMITTER, make_start
+from tests.workflows.conftest import SECRET
 from tests.workflows.helpers import accepted_update_count, start, update
-from worker.wiring import build_worker
-
-SECRET = b"test-approval-secret"
-PayloadT = TypeVar("PayloadT", bound=BaseModel)
-LATER = datetime.now(UTC) + timedelta(minutes=10)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def secured_queue(client: Client, pool: asyncpg.Pool) -> AsyncIterator[str]:
-    queue = f"test-{uuid.uuid4()}"
-    async with build_worker(client, pool, task_queue=queue, approval_secret=SECRET):
-        yield queue
-
-
-def _sign(
-    initiative_id: str,
-    payload: PayloadT,
-    *,
-    person: str | None = None,
-    role: str | None = None,
-    stage: str = "proposed",
-    action: str = "approve",
-    secret: bytes = SECRET,
-    expires: datetime = LATER,
-    nonce: str | None = None,
-    digest_of: BaseModel | None = None,
-) -> PayloadT:
-    """``payload`` with a token signed for it (or, with ``digest_of``, for another payload)."""
-    body = payload.model_dump(mode="json")
-    token = sign_token(
-        secret,
-        initiative_id=initiative_id,
-        stage=stage,
-        action=action,
-        role=role if role is not None else str(body.get("role") or ""),
-        person=person or str(body.get("approver") or body.get("actor")),
-        expires_at=expires,
-        digest=payload_digest((digest_of or payload).model_dump(mode="json")),
-        nonce=nonce or uuid.uuid4().hex,
-    )
-    return payload.model_copy(update={"token": token})
+from tests.workflows.helpers import sign_payload as _sign
 
 
 async def _refused(handle: WorkflowHandle[Any, Any], name: str, payload: object) -> str:
@@ -82,7 +38,7 @@ async def test_every_bad_token_is_refused_and_a_good_one_accepted(
 ) -> None:
     inp = make_start(policy)
     iid = inp.initiative_id
-    handle = await start(client, secured_queue, inp)
+    handle = await start(client, secured_queue, inp, secret=SECRET)
 
     paula = ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO)
     assert "token is required" in await _refused(handle, "approve", paula)
@@ -127,7 +83,7 @@ async def test_a_token_read_from_history_cannot_be_used_again_or_for_another_pay
 ) -> None:
     inp = make_start(policy)
     iid = inp.initiative_id
-    handle = await start(client, secured_queue, inp)
+    handle = await start(client, secured_queue, inp, secret=SECRET)
     blocker = ReportBlockerInput(actor=SUBMITTER, reason_code=ReasonCode.DATA_ACCESS_BLOCKED, detail="no access")
     sent = _sign(iid, blocker, action="report_blocker", role="")
     await update(handle, "report_blocker", sent)
@@ -155,7 +111,7 @@ async def test_submitter_token_and_double_approval_are_refused(
 ) -> None:
     inp = make_start(policy, risk_tier=RiskTier.HIGH)
     iid = inp.initiative_id
-    handle = await start(client, secured_queue, inp)
+    handle = await start(client, secured_queue, inp, secret=SECRET)
 
     def approve(approver: str, role: Role) -> ApproveInput:
         return ApproveInput(approver=approver, role=role)
