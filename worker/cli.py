@@ -82,6 +82,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--action", default="approve", help="the update the token is for (default: approve)")
     token.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a field of the decision, bound into the token (repeatable; VALUE is JSON if it parses: "
+        "--field comment='as agreed' --field approved=true)",
+    )
+    token.add_argument(
         "--api-url",
         default=os.environ.get("LIFTOFF_API_URL", "http://127.0.0.1:8000"),
         help="API base URL (default: $LIFTOFF_API_URL or http://127.0.0.1:8000)",
@@ -211,14 +219,27 @@ def _approval_token(args: argparse.Namespace) -> int:
     if not args.bearer:
         print("no bearer token: pass --bearer or set LIFTOFF_BEARER_TOKEN", file=sys.stderr)
         return 2
-    body: dict[str, str] = {"action": args.action}
+    fields: dict[str, object] = {}
+    for item in args.field:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            print(f"--field takes NAME=VALUE, not {item!r}", file=sys.stderr)
+            return 2
+        try:
+            fields[name] = json.loads(value)
+        except ValueError:
+            fields[name] = value
+    body: dict[str, object] = {"action": args.action, "fields": fields}
     if args.role:
         body["role"] = args.role
     response = _call_api(args, "POST", f"/v1/initiatives/{args.initiative_id}/approval-token", json=body)
     if response is None:
         return 1
     data = response.json()
-    print(f"# paste into the Web UI's '{data['action']}' update dialog (expires {data['expires_at']}):")
+    target = f" of workflow {data['workflow_id']}" if data.get("workflow_id") else ""
+    print(
+        f"# paste unchanged into the Web UI's '{data['action']}' update dialog{target} (expires {data['expires_at']}):"
+    )
     print(json.dumps(data["ui_payload"], indent=2))
     return 0
 

@@ -213,6 +213,8 @@ async def test_web_ui_decision_with_a_signed_token(tmp_path: Path) -> None:
             iid,
             "--role",
             "portfolio",
+            "--field",
+            "comment=looks good",
             "--api-url",
             stack.api,
             "--bearer",
@@ -221,6 +223,7 @@ async def test_web_ui_decision_with_a_signed_token(tmp_path: Path) -> None:
         assert code == 0, out
         payload = json.loads(out.split("\n", 1)[1])
         assert payload["approver"] == "paula@demo.liftoff"
+        assert payload["comment"] == "looks good"
 
         def update(body: dict[str, Any]) -> tuple[str, ...]:
             return (
