@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
+from api.oidc import OidcError, OidcVerifier, looks_like_jwt
 from api.principals import Directory, Principal
 from schemas.policy import Policy
 
@@ -33,6 +34,8 @@ class ApiContext:
     decision_wait: float = 20.0
     #: A worker whose heartbeat is older than this is dead for readiness.
     worker_live_within: float = 15.0
+    #: People sign in with this identity provider (bearer JWTs); None: static bearer tokens only.
+    oidc: OidcVerifier | None = None
     #: Shared secrets of the ticket webhooks, by system ("jira", "servicenow"); absent = disabled.
     webhook_secrets: dict[str, bytes] = field(default_factory=dict)
 
@@ -53,7 +56,7 @@ _bearer = HTTPBearer(auto_error=False, description="A token from the principals 
 TOKEN_COOKIE = "liftoff_token"  # noqa: S105 - a cookie name, not a secret
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     ctx: Annotated[ApiContext, Depends(get_context)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -71,12 +74,27 @@ def current_principal(
             "missing bearer token (Authorization: Bearer <token>)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    principal = ctx.directory.authenticate(credentials.credentials)
-    if principal is None:
+    token = credentials.credentials
+    if ctx.oidc is not None and looks_like_jwt(token):
+        try:
+            identity = await ctx.oidc.verify(token)
+        except OidcError as err:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, str(err), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            ) from err
+        principal = ctx.directory.from_groups(identity.email, identity.groups)
+        if not principal.roles:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"signed in as {identity.email}, but none of your groups grants a role in liftoff",
+            )
+        return principal
+    static = ctx.directory.authenticate(token)
+    if static is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "unknown bearer token", headers={"WWW-Authenticate": "Bearer"}
         )
-    return principal
+    return static
 
 
 Ctx = Annotated[ApiContext, Depends(get_context)]

@@ -6,6 +6,7 @@ The file holds only SHA-256 hashes of bearer tokens, never the tokens themselves
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
@@ -43,12 +44,27 @@ class PrincipalEntry(BaseModel):
     token_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
-class PrincipalsFile(BaseModel):
-    """``principals: [{email, roles, teams, token_sha256}]``."""
+class GroupEntry(BaseModel):
+    """Roles and teams that membership of an identity provider's group grants."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    principals: list[PrincipalEntry]
+    group: str = Field(min_length=1, max_length=200)
+    roles: list[Role]
+    teams: list[str] = Field(default_factory=list)
+
+
+class PrincipalsFile(BaseModel):
+    """``principals: [{email, roles, teams, token_sha256}]`` and ``groups: [{group, roles, teams}]``.
+
+    Static principals authenticate with a bearer token (service accounts, CI, the demo); with an identity
+    provider (``LIFTOFF_OIDC_*``), people's roles and teams come from their groups.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    principals: list[PrincipalEntry] = Field(default_factory=list)
+    groups: list[GroupEntry] = Field(default_factory=list)
 
 
 def hash_token(token: str) -> str:
@@ -57,19 +73,29 @@ def hash_token(token: str) -> str:
 
 
 class Directory:
-    """Looks principals up by token and derives the approver roster per role."""
+    """Looks principals up by token (or by identity-provider groups) and derives the approver roster per role."""
 
-    def __init__(self, entries: list[PrincipalEntry]) -> None:
+    def __init__(self, entries: list[PrincipalEntry], groups: list[GroupEntry] | None = None) -> None:
         self._by_hash = {
             e.token_sha256: Principal(email=e.email.lower(), roles=frozenset(e.roles), teams=frozenset(e.teams))
             for e in entries
         }
+        self._groups = {g.group: g for g in groups or ()}
 
     @classmethod
     def from_file(cls, path: Path) -> Directory:
         """Load and validate a principals file."""
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return cls(PrincipalsFile.model_validate(data).principals)
+        data = PrincipalsFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return cls(data.principals, data.groups)
+
+    def from_groups(self, email: str, groups: Iterable[str]) -> Principal:
+        """The principal an identity provider vouches for: the roles and teams its groups grant."""
+        mapped = [self._groups[g] for g in groups if g in self._groups]
+        return Principal(
+            email=email.lower(),
+            roles=frozenset(role for g in mapped for role in g.roles),
+            teams=frozenset(team for g in mapped for team in g.teams),
+        )
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal holding ``token``, if any."""

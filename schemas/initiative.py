@@ -119,6 +119,9 @@ class StartInitiativeInput(BaseModel):
     #: Who may take team actions (submit PoC results, report a blocker, hold, resume, scrap, resolve a
     #: finding): the team's members with a role that acts, and admins. Empty (older runs): not checked.
     team_actors: list[str] = Field(default_factory=list)
+    #: People sign in with an identity provider: roles and teams come from their groups, which the API
+    #: checks before it signs a decision; a signed decision then stands in for the roster and team lookup.
+    tokens_prove_roles: bool = False
     ui_base_url: str = ""
     #: Set when the workflow continues as new: the state of the previous run.
     carried: CarriedState | None = None

@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 from api.app import create_app
 from api.context import ApiContext
+from api.oidc import OidcVerifier
 from api.principals import Directory
 from schemas.policy_file import load_policy
 from worker.settings import Settings
@@ -41,6 +42,7 @@ def build_api_server(
         namespace=settings.temporal_namespace,
         approval_secret=settings.approval_secret_bytes(),
         approval_token_ttl_seconds=settings.approval_token_ttl_seconds,
+        oidc=build_oidc(settings),
         temporal_timeout=settings.api_temporal_timeout_seconds,
         decision_wait=settings.api_decision_wait_seconds,
         webhook_secrets={
@@ -58,6 +60,21 @@ def build_api_server(
     server = QuietSignalServer(config)
     freeze_startup_objects()
     return server
+
+
+def build_oidc(settings: Settings) -> OidcVerifier | None:
+    """The token verifier of the configured identity provider, or None."""
+    if not settings.oidc_issuer:
+        return None
+    if not settings.oidc_audience:
+        msg = "LIFTOFF_OIDC_ISSUER is set but LIFTOFF_OIDC_AUDIENCE is not: tokens must name this API as audience"
+        raise SystemExit(msg)
+    return OidcVerifier(
+        settings.oidc_issuer,
+        settings.oidc_audience,
+        email_claim=settings.oidc_email_claim,
+        groups_claim=settings.oidc_groups_claim,
+    )
 
 
 def freeze_startup_objects() -> None:

@@ -46,6 +46,15 @@ class Settings(BaseSettings):
             return None
         return self.approval_secret.get_secret_value().encode("utf-8")
 
+    # Sign-in with the company's identity provider (OpenID Connect); unset: static bearer tokens only.
+    oidc_issuer: str | None = Field(default=None, description="issuer URL (discovery at /.well-known/…)")
+    oidc_audience: str | None = Field(default=None, description="the aud a token must carry (the API's client id)")
+    oidc_email_claim: str = "email"
+    oidc_groups_claim: str = "groups"
+    oidc_client_id: str | None = Field(default=None, description="for the dashboard's sign-in; default the audience")
+    oidc_client_secret: SecretStr | None = None
+    public_url: str | None = Field(default=None, description="the API's URL as browsers reach it (sign-in callback)")
+
     # Integrations (see README, "Integrations"): which adapter, and each adapter's settings.
     ticketing: Literal["builtin", "jira", "servicenow"] = "builtin"
     provisioner: Literal["builtin", "kubernetes", "webhook"] = "builtin"

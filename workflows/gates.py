@@ -68,6 +68,8 @@ class GateContext:
     #: Who may take team actions (the team's members and admins), pinned at start; empty: not pinned.
     team_actors: Sequence[str] = ()
     team: str = ""
+    #: Roles and teams come from an identity provider the API checks: a signed decision proves them.
+    tokens_prove_roles: bool = False
 
     @property
     def awaiting_roles(self) -> list[Role]:
@@ -123,13 +125,14 @@ def _stage_refusal(ctx: GateContext, expected: Stage | None, action: str) -> str
     return None
 
 
-def _approver_refusal(ctx: GateContext, approver: str, role: Role, action: str) -> str | None:
+def _approver_refusal(ctx: GateContext, approver: str, role: Role, action: str, *, signed: bool) -> str | None:
     if not ctx.stage.is_gate:
         return f"stage {ctx.stage.value} has no gate to {action}; it advances by itself"
     if role not in ctx.required_roles:
         needed = ", ".join(r.value for r in ctx.required_roles)
         return f"role {role.value} does not decide stage {ctx.stage.value}; it needs: {needed}"
-    if approver not in ctx.roster.get(role.value, ()):
+    # With an identity provider, the API checked the role from the person's groups and signed the decision.
+    if not (signed and ctx.tokens_prove_roles) and approver not in ctx.roster.get(role.value, ()):
         return f"{approver} is not on the roster for role {role.value}"
     if approver == ctx.submitter:
         return f"{approver} submitted this initiative and may not {action} it (separation of duties)"
@@ -147,7 +150,7 @@ def refuse_approve(ctx: GateContext, inp: ApproveInput) -> str | None:  # noqa: 
     reason = (
         _stage_refusal(ctx, inp.stage, "approval")
         or _hold_refusal(ctx, "approval")
-        or _approver_refusal(ctx, inp.approver, inp.role, "approve")
+        or _approver_refusal(ctx, inp.approver, inp.role, "approve", signed=inp.token is not None)
     )
     if reason:
         return reason
@@ -171,12 +174,14 @@ def refuse_approve(ctx: GateContext, inp: ApproveInput) -> str | None:  # noqa: 
 
 def refuse_reject(ctx: GateContext, inp: RejectInput) -> str | None:
     """Why a rejection cannot be accepted now, or ``None``."""
-    return _stage_refusal(ctx, inp.stage, "rejection") or _approver_refusal(ctx, inp.approver, inp.role, "reject")
+    return _stage_refusal(ctx, inp.stage, "rejection") or _approver_refusal(
+        ctx, inp.approver, inp.role, "reject", signed=inp.token is not None
+    )
 
 
-def refuse_team_actor(ctx: GateContext, actor: str, update: str) -> str | None:
+def refuse_team_actor(ctx: GateContext, actor: str, update: str, *, signed: bool = False) -> str | None:
     """Why ``actor`` may not take the team action ``update``: not on the team nor holding a role that may."""
-    if not ctx.team_actors or actor in ctx.team_actors:
+    if not ctx.team_actors or actor in ctx.team_actors or (signed and ctx.tokens_prove_roles):
         return None
     roles = TEAM_ACTIONS.get(update, ())
     if any(actor in ctx.roster.get(role.value, ()) for role in roles):
@@ -207,7 +212,7 @@ def refuse_request_changes(ctx: GateContext, inp: RequestChangesInput) -> str | 
     reason = (
         _stage_refusal(ctx, inp.stage, "request for changes")
         or _hold_refusal(ctx, "request for changes")
-        or _approver_refusal(ctx, inp.approver, inp.role, "send back")
+        or _approver_refusal(ctx, inp.approver, inp.role, "send back", signed=inp.token is not None)
     )
     if reason:
         return reason
@@ -237,7 +242,9 @@ def refuse_waive(ctx: GateContext, inp: WaiveFindingInput) -> str | None:
         return reason
     if inp.role is not Role.INFRASTRUCTURE:
         return f"only role infrastructure may waive a finding, not {inp.role.value}"
-    return _finding_refusal(ctx, inp.finding_id, "waived") or _approver_refusal(ctx, inp.approver, inp.role, "waive")
+    return _finding_refusal(ctx, inp.finding_id, "waived") or _approver_refusal(
+        ctx, inp.approver, inp.role, "waive", signed=inp.token is not None
+    )
 
 
 def refuse_resolve(ctx: GateContext, inp: ResolveFindingInput) -> str | None:

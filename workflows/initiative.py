@@ -189,7 +189,7 @@ class InitiativeWorkflow(InitiativeStages):
         refuse(
             gates.refuse_payload(inp)
             or self._ending_refusal()
-            or gates.refuse_team_actor(self._gate(), inp.actor, "submit_poc_results")
+            or gates.refuse_team_actor(self._gate(), inp.actor, "submit_poc_results", signed=inp.token is not None)
             or gates.refuse_poc_results(self._gate(), inp)
         )
 
@@ -247,7 +247,7 @@ class InitiativeWorkflow(InitiativeStages):
         refuse(
             gates.refuse_payload(inp)
             or self._ending_refusal()
-            or gates.refuse_team_actor(self._gate(), inp.actor, "resolve_finding")
+            or gates.refuse_team_actor(self._gate(), inp.actor, "resolve_finding", signed=inp.token is not None)
             or gates.refuse_resolve(self._gate(), inp)
         )
 
@@ -273,7 +273,7 @@ class InitiativeWorkflow(InitiativeStages):
         refuse(
             gates.refuse_payload(inp)
             or self._ending_refusal()
-            or gates.refuse_team_actor(self._gate(), inp.actor, "report_blocker")
+            or gates.refuse_team_actor(self._gate(), inp.actor, "report_blocker", signed=inp.token is not None)
             or gates.refuse_blocker(self._gate(), inp)
         )
 
@@ -299,7 +299,7 @@ class InitiativeWorkflow(InitiativeStages):
         refuse(
             gates.refuse_payload(inp)
             or self._ending_refusal()
-            or gates.refuse_team_actor(self._gate(), inp.actor, "hold")
+            or gates.refuse_team_actor(self._gate(), inp.actor, "hold", signed=inp.token is not None)
             or gates.refuse_hold(self._gate(), inp)
         )
 
@@ -324,7 +324,7 @@ class InitiativeWorkflow(InitiativeStages):
         refuse(
             gates.refuse_payload(inp)
             or self._ending_refusal()
-            or gates.refuse_team_actor(self._gate(), inp.actor, "resume")
+            or gates.refuse_team_actor(self._gate(), inp.actor, "resume", signed=inp.token is not None)
             or gates.refuse_resume(self._gate(), inp)
         )
 
@@ -340,7 +340,7 @@ class InitiativeWorkflow(InitiativeStages):
         refuse(
             gates.refuse_payload(inp)
             or self._ending_refusal()
-            or gates.refuse_team_actor(self._gate(), inp.actor, "scrap")
+            or gates.refuse_team_actor(self._gate(), inp.actor, "scrap", signed=inp.token is not None)
             or gates.refuse_scrap(self._gate(), inp)
         )
 

@@ -184,6 +184,7 @@ class InitiativeBase:
             on_hold=self._hold is not None,
             team_actors=self._inp.team_actors,
             team=self._inp.spec.team,
+            tokens_prove_roles=self._inp.tokens_prove_roles,
         )
 
     def _awaiting(self) -> list[Role]:

@@ -116,6 +116,7 @@ async def submit(
         policy=ctx.policy,
         roster=ctx.directory.roster(),
         team_actors=ctx.directory.team_actors(body.team),
+        tokens_prove_roles=ctx.oidc is not None,
         ui_base_url=ctx.ui_base_url,
     )
     if ctx.approval_secret is not None:
