@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.context import ApiContext
-from api.routes import actions, dashboard, health, initiatives, reports, taxonomy, ticket_events
+from api.routes import actions, auth, dashboard, health, initiatives, reports, taxonomy, ticket_events
 from db.pool import UNAVAILABLE
 
 log = structlog.get_logger(__name__)
@@ -29,6 +29,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(ticket_events.router)
     app.include_router(reports.router)
     app.include_router(dashboard.router)
+    app.include_router(auth.router)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -36,6 +37,13 @@ class ApiContext:
     worker_live_within: float = 15.0
     #: People sign in with this identity provider (bearer JWTs); None: static bearer tokens only.
     oidc: OidcVerifier | None = None
+    #: The dashboard's client at the identity provider (default: the audience), and its secret if confidential.
+    oidc_client_id: str | None = None
+    oidc_client_secret: bytes | None = None
+    #: The API's URL as browsers reach it (the sign-in callback); default: the URL of the request.
+    public_url: str | None = None
+    #: Seals the pending sign-in cookie; random per process unless given.
+    cookie_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     #: Shared secrets of the ticket webhooks, by system ("jira", "servicenow"); absent = disabled.
     webhook_secrets: dict[str, bytes] = field(default_factory=dict)
 
@@ -50,7 +58,7 @@ def get_context(request: Request) -> ApiContext:
     return ctx
 
 
-_bearer = HTTPBearer(auto_error=False, description="A token from the principals file")
+bearer_scheme = HTTPBearer(auto_error=False, description="A token from the principals file")
 
 
 TOKEN_COOKIE = "liftoff_token"  # noqa: S105 - a cookie name, not a secret
@@ -59,7 +67,7 @@ TOKEN_COOKIE = "liftoff_token"  # noqa: S105 - a cookie name, not a secret
 async def current_principal(
     request: Request,
     ctx: Annotated[ApiContext, Depends(get_context)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
     """The caller, from its bearer token (or, for the dashboard, its token cookie or ``?token=``)."""
     if credentials is None:

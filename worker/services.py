@@ -43,6 +43,11 @@ def build_api_server(
         approval_secret=settings.approval_secret_bytes(),
         approval_token_ttl_seconds=settings.approval_token_ttl_seconds,
         oidc=build_oidc(settings),
+        oidc_client_id=settings.oidc_client_id,
+        oidc_client_secret=settings.oidc_client_secret.get_secret_value().encode()
+        if settings.oidc_client_secret
+        else None,
+        public_url=settings.public_url,
         temporal_timeout=settings.api_temporal_timeout_seconds,
         decision_wait=settings.api_decision_wait_seconds,
         webhook_secrets={

@@ -26,6 +26,7 @@ from api.app import create_app
 from api.context import ApiContext
 from api.oidc import OidcVerifier
 from api.principals import Directory, GroupEntry
+from api.routes.auth import _safe_next as safe_next
 from schemas.contract import workflow_id_for
 from schemas.policy import Policy
 from schemas.stages import Role
@@ -189,3 +190,64 @@ async def test_an_expired_token_is_401(pool: asyncpg.Pool, client: Client, polic
             response = await http.get("/v1/initiatives", headers=bearer(token))
     assert response.status_code == 401
     assert response.json()["detail"] == "the token has expired; sign in again"
+
+
+async def test_the_dashboard_signs_people_in_with_pkce(
+    pool: asyncpg.Pool, client: Client, policy: Policy, provider: str
+) -> None:
+    ctx = ApiContext(
+        client=client,
+        pool=pool,
+        directory=Directory([], GROUPS),
+        policy=policy,
+        task_queue="unused",
+        ui_base_url="x",
+        oidc=OidcVerifier(provider, CLIENT_ID, leeway_seconds=0),
+        oidc_client_secret=b"dashboard-client-secret",  # a confidential client; PKCE as well
+        public_url="http://api.test",
+    )
+    transport = httpx.ASGITransport(app=create_app(ctx))
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://api.test") as browser,
+        httpx.AsyncClient(base_url=provider) as idp,
+    ):
+        await idp.put("/users/paula@corp.example", json={"email": "paula@corp.example", "groups": ["ai-board"]})
+        # Not signed in: the dashboard sends the browser to sign in, which sends it to the provider.
+        first = await browser.get("/dashboard")
+        assert (first.status_code, first.headers["location"]) == (302, "/auth/login?next=/dashboard")
+        login = await browser.get("/auth/login?next=/dashboard")
+        assert login.status_code == 302
+        authorize = urlsplit(login.headers["location"])
+        params = parse_qs(authorize.query)
+        assert authorize.path == "/oauth2/authorize"
+        assert params["code_challenge_method"] == ["S256"]
+        assert params["redirect_uri"] == ["http://api.test/auth/callback"]
+        # The person signs in at the provider, which sends the browser back with a code.
+        consent = await idp.post("/oauth2/authorize", params=authorize.query, data={"sub": "paula@corp.example"})
+        back = urlsplit(consent.headers["location"])
+        assert back.path == "/auth/callback"
+        tampered = await browser.get(f"/auth/callback?{back.query.replace('state=', 'state=x')}")
+        assert tampered.status_code == 400
+        signed_in = await browser.get(f"/auth/callback?{back.query}")
+        assert signed_in.status_code == 303, signed_in.text
+        assert signed_in.headers["location"] == "/dashboard"
+        cookie = signed_in.headers["set-cookie"]
+        assert "liftoff_token=" in cookie
+        assert "HttpOnly" in cookie
+        page = await browser.get("/dashboard")
+        assert page.status_code == 200
+        assert "<html" in page.text.lower()
+
+
+@pytest.mark.parametrize(
+    ("target", "goes_to"),
+    [
+        ("/dashboard?team=x", "/dashboard?team=x"),
+        ("//evil.example/", "/dashboard"),
+        ("https://evil.example/", "/dashboard"),
+        ("javascript:alert(1)", "/dashboard"),
+        ("/\\evil.example/", "/dashboard"),
+    ],
+)
+def test_sign_in_never_redirects_off_site(target: str, goes_to: str) -> None:
+    assert safe_next(target) == goes_to
