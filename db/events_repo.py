@@ -155,6 +155,14 @@ async def record_refusal(
     return status.endswith(" 1")
 
 
+async def record_tampered(
+    conn: Conn, *, event_id: str, initiative_id: str, how: str, noticed_by: str, detail: str, at: datetime
+) -> bool:
+    """Record that an initiative's workflow was ``how`` (terminated, cancelled, reset) outside liftoff; idempotent."""
+    status = await conn.execute(sql("insert_tampered"), event_id, initiative_id, how, noticed_by, detail, at)
+    return status.endswith(" 1")
+
+
 async def list_events(conn: Conn, initiative_id: str) -> list[EventRow]:
     """Every event of an initiative in the order it happened."""
     rows = await conn.fetch(sql("list_events"), initiative_id)

@@ -69,6 +69,7 @@ async def funnel(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
     A send-back and re-entry counts once per stage: every count is of distinct initiatives.
     """
     records = await _fetch(conn, "funnel", f)
+    tampered = await _fetch(conn, "tampered", f)
     total = records[0]["total"] if records else 0
     by_stage = {r["stage"]: r for r in records if r["stage"] is not None}
 
@@ -101,6 +102,8 @@ async def funnel(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
         "post_poc_scrap_rate": _rate(scrapped_after_poc, entered_infra_review),
         "pilot_to_production_rate": _rate(reached_production, entered_poc),
         "base_rates": dict(BASE_RATES),
+        # workflows terminated, cancelled or reset outside liftoff: their numbers above are not to be trusted
+        "tampered": int(tampered[0]["tampered"]) if tampered else 0,
     }
 
 

@@ -41,6 +41,8 @@ class EventKind(StrEnum):
     STALL_CLEARED = "stall_cleared"
     SANDBOX_RENEWED = "sandbox_renewed"
     CHANGE_DECIDED = "change_decided"
+    #: The initiative's workflow was terminated, cancelled or reset outside liftoff (recorded by the worker).
+    TAMPERED = "tampered"
 
 
 class LifecycleEvent(BaseModel):

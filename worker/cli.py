@@ -249,6 +249,7 @@ async def _run_worker(settings: Settings) -> int:
     from worker.adapters import build_integrations
     from worker.dev import install_stop_handlers
     from worker.heartbeat import heartbeat
+    from worker.tamper import tamper_watch
     from worker.temporal_client import connect_client
     from worker.wiring import build_worker
 
@@ -267,7 +268,7 @@ async def _run_worker(settings: Settings) -> int:
             integrations=integrations,
             canary_url=settings.canary_url,
         )
-        async with heartbeat(pool, settings.task_queue) as worker_id:
+        async with heartbeat(pool, settings.task_queue) as worker_id, tamper_watch(client, pool):
             task = asyncio.create_task(worker.run())
             log.info("worker running", task_queue=settings.task_queue, worker_id=worker_id)
             await asyncio.wait({task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)

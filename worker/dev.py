@@ -27,6 +27,7 @@ from worker.embedded import EmbeddedPostgres, TemporalDevServer
 from worker.heartbeat import heartbeat
 from worker.services import QuietSignalServer, build_api_server
 from worker.settings import Settings
+from worker.tamper import tamper_watch
 from worker.temporal_client import connect_client
 from worker.wiring import build_worker
 
@@ -191,7 +192,7 @@ async def run_dev(settings: Settings, opts: DevOptions) -> int:
                 canary_url=settings.canary_url,
             )
             server = build_api_server(settings, client, pool, principals_file)
-            async with heartbeat(pool, settings.task_queue):
+            async with heartbeat(pool, settings.task_queue), tamper_watch(client, pool):
                 code = await _serve(
                     worker, server, stop, banner=lambda: _banner(settings, opts, tokens, time.perf_counter() - started)
                 )
