@@ -196,7 +196,7 @@ async def _simulate(args: argparse.Namespace, settings: Settings) -> int:
 
     address = settings.temporal_address or "127.0.0.1:7233"
     try:
-        client = await connect_client(address, settings.temporal_namespace)
+        client = await connect_client(address, settings.temporal_namespace, settings.temporal_token())
     except RuntimeError as err:
         print(f"cannot reach Temporal at {address} (is `liftoff dev` running?): {err}", file=sys.stderr)
         return 1
@@ -258,7 +258,9 @@ async def _run_worker(settings: Settings) -> int:
     install_stop_handlers(stop)
     pool = await create_pool(settings.require_database_url())
     try:
-        client = await connect_client(settings.require_temporal_address(), settings.temporal_namespace)
+        client = await connect_client(
+            settings.require_temporal_address(), settings.temporal_namespace, settings.temporal_token()
+        )
         integrations = build_integrations(settings, pool)
         worker = build_worker(
             client,
@@ -294,7 +296,9 @@ async def _run_api(settings: Settings) -> int:
     install_stop_handlers(stop)
     pool = await create_pool(settings.require_database_url())
     try:
-        client = await connect_client(settings.require_temporal_address(), settings.temporal_namespace)
+        client = await connect_client(
+            settings.require_temporal_address(), settings.temporal_namespace, settings.temporal_token()
+        )
         server = build_api_server(settings, client, pool, settings.principals_file)
         task = asyncio.create_task(server.serve())
         await asyncio.wait({task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)

@@ -61,13 +61,13 @@ def install_stop_handlers(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, _on_signal, sig)
 
 
-async def connect_with_retry(address: str, namespace: str, timeout: float = 30) -> Client:
+async def connect_with_retry(address: str, namespace: str, timeout: float = 30, api_key: str | None = None) -> Client:
     """Connect to Temporal, retrying while a freshly started server finishes booting."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         try:
-            return await connect_client(address, namespace)
+            return await connect_client(address, namespace, api_key)
         except (RPCError, RuntimeError, OSError):
             if loop.time() > deadline:
                 raise
@@ -181,7 +181,7 @@ async def run_dev(settings: Settings, opts: DevOptions) -> int:
             log.info("migrations applied", migrations=applied)
         pool: asyncpg.Pool = await create_pool(dsn)
         try:
-            client = await connect_with_retry(address, settings.temporal_namespace)
+            client = await connect_with_retry(address, settings.temporal_namespace, api_key=settings.temporal_token())
             integrations = build_integrations(settings, pool)
             worker = build_worker(
                 client,

@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="PostgreSQL DSN; unset: embedded server")
     temporal_address: str | None = Field(default=None, description="host:port; unset: embedded dev server")
     temporal_namespace: str = "default"
+    temporal_api_key: SecretStr | None = Field(
+        default=None, description="bearer token for a Temporal server that runs its JWT authorizer"
+    )
     task_queue: str = TASK_QUEUE
     principals_file: Path | None = None
     policy_file: Path | None = None
@@ -82,6 +85,10 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     log_format: str = Field(default="console", pattern="^(console|json)$")
+
+    def temporal_token(self) -> str | None:
+        """The Temporal bearer token, or None."""
+        return self.temporal_api_key.get_secret_value() if self.temporal_api_key else None
 
     def require_verified_approvals(self) -> None:
         """Refuse to run a production process without an approval secret, unless explicitly allowed."""

@@ -37,6 +37,9 @@ DATA_CONVERTER: DataConverter = dataclasses.replace(
 )
 
 
-async def connect_client(address: str, namespace: str = "default") -> Client:
-    """A client that encodes pydantic models the same way the worker decodes them."""
-    return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)
+async def connect_client(address: str, namespace: str = "default", api_key: str | None = None) -> Client:
+    """A client that encodes pydantic models the same way the worker decodes them.
+
+    ``api_key`` is sent as ``Authorization: Bearer`` (a Temporal server with its JWT authorizer needs one).
+    """
+    return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER, api_key=api_key)
