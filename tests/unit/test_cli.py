@@ -92,3 +92,17 @@ def test_unverified_must_be_chosen_explicitly(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("LIFTOFF_APPROVAL_SECRET", "s3cret")
     monkeypatch.setenv("LIFTOFF_ALLOW_UNVERIFIED_APPROVALS", "false")
     Settings().require_verified_approvals()
+
+
+def test_dev_banner_says_whether_approvals_are_verified(tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from worker.dev import DevOptions, _banner
+    from worker.settings import Settings
+
+    opts = DevOptions(data_dir=tmp_path)
+    plain = _banner(Settings(approval_secret=None), opts, {}, 1.0)
+    assert "approvals    UNVERIFIED" in plain
+    assert "--verified" in plain
+    signed = _banner(Settings(approval_secret=SecretStr("s")), opts, {}, 1.0)
+    assert "approvals    verified" in signed
