@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.context import ApiContext
 from api.routes import actions, auth, dashboard, health, initiatives, reports, taxonomy, ticket_events
 from db.pool import UNAVAILABLE
 
 log = structlog.get_logger(__name__)
+
+#: Swagger UI and ReDoc load their own scripts: they keep the browser's defaults (still not framable).
+_DOC_PAGES = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
@@ -22,6 +27,18 @@ def create_app(ctx: ApiContext) -> FastAPI:
         description="Carries AI initiatives from proposal to production on Temporal, and records why they stall.",
     )
     app.state.liftoff = ctx
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        # Nothing but the dashboard (its own policy) and the OpenAPI pages renders; nothing may be framed.
+        if request.url.path not in _DOC_PAGES:
+            response.headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+        return response
+
     app.include_router(health.router)
     app.include_router(initiatives.router)
     app.include_router(actions.router)

@@ -64,25 +64,19 @@ bearer_scheme = HTTPBearer(auto_error=False, description="A token from the princ
 TOKEN_COOKIE = "liftoff_token"  # noqa: S105 - a cookie name, not a secret
 
 
-async def current_principal(
-    request: Request,
-    ctx: Annotated[ApiContext, Depends(get_context)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> Principal:
-    """The caller, from its bearer token (or, for the dashboard, its token cookie or ``?token=``)."""
-    if credentials is None:
-        token = request.cookies.get(TOKEN_COOKIE) or (
-            request.query_params.get("token") if request.url.path == "/dashboard" else None
-        )
-        if token:
-            credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
-    if credentials is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing bearer token (Authorization: Bearer <token>)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    token = credentials.credentials
+#: Where the token cookie counts: the dashboard page and the report reads it makes. Never a route that
+#: changes anything, so a page on another site cannot act with a leader's cookie.
+COOKIE_PATHS = ("/dashboard", "/v1/reports/")
+
+
+def cookie_counts(request: Request) -> bool:
+    """Whether the token cookie may authenticate ``request``."""
+    path = request.url.path
+    return request.method == "GET" and (path == COOKIE_PATHS[0] or path.startswith(COOKIE_PATHS[1]))
+
+
+async def authenticate(ctx: ApiContext, token: str) -> Principal:
+    """The principal a bearer token (static, or a JWT of the identity provider) proves; 401/403 otherwise."""
     if ctx.oidc is not None and looks_like_jwt(token):
         try:
             identity = await ctx.oidc.verify(token)
@@ -103,6 +97,24 @@ async def current_principal(
             status.HTTP_401_UNAUTHORIZED, "unknown bearer token", headers={"WWW-Authenticate": "Bearer"}
         )
     return static
+
+
+async def current_principal(
+    request: Request,
+    ctx: Annotated[ApiContext, Depends(get_context)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    """The caller, from its bearer token (or, for the dashboard's reads, its token cookie)."""
+    token = credentials.credentials if credentials is not None else None
+    if token is None and cookie_counts(request):
+        token = request.cookies.get(TOKEN_COOKIE)
+    if not token:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing bearer token (Authorization: Bearer <token>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return await authenticate(ctx, token)
 
 
 Ctx = Annotated[ApiContext, Depends(get_context)]

@@ -1,38 +1,75 @@
-"""``GET /dashboard``: the leaders' page (static HTML and inline SVG charts, no build step)."""
+"""``GET /dashboard``: the leaders' page (static HTML, script and styles; SVG charts drawn from the reports).
+
+The page's script renders every value as text. It runs under a Content-Security-Policy that allows only
+this site's own script and styles (no inline script), and may not be framed. The token cookie that
+authenticates the page counts only for the page and its report reads (``api.context.cookie_counts``).
+"""
 
 from __future__ import annotations
 
 from importlib import resources
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
-from api.context import TOKEN_COOKIE, Ctx, bearer_scheme, current_principal
+from api.context import TOKEN_COOKIE, ApiContext, Ctx, authenticate, bearer_scheme, current_principal
 
 router = APIRouter(tags=["dashboard"])
 
+DASHBOARD_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_ASSET_TYPES = {"dashboard.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8"}
 
-@router.get("/dashboard", response_class=HTMLResponse, summary="Portfolio dashboard (token in ?token= or cookie)")
+
+def _asset(name: str) -> str:
+    return resources.files("api").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def secure_cookies(ctx: ApiContext, request: Request) -> bool:
+    """Whether cookies must be ``Secure``: the site is served over HTTPS."""
+    return request.url.scheme == "https" or (ctx.public_url or "").startswith("https://")
+
+
+@router.get("/static/{name}", include_in_schema=False)
+async def asset(name: Literal["dashboard.js", "dashboard.css"]) -> Response:
+    """The dashboard's script and styles (public: they hold no data)."""
+    return Response(_asset(name), media_type=_ASSET_TYPES[name], headers={"Cache-Control": "no-cache"})
+
+
+@router.get(
+    "/dashboard",
+    response_class=HTMLResponse,
+    summary="Portfolio dashboard (token in ?token= once, then a cookie)",
+    responses={302: {"description": "Sign in first"}, 303: {"description": "The token moved into a cookie"}},
+)
 async def dashboard(
     request: Request, ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 ) -> Response:
-    """The dashboard; ``?token=`` is moved into an HttpOnly cookie so it leaves the address bar.
+    """The dashboard. ``?token=`` is checked, moved into an HttpOnly cookie and removed from the address bar.
 
     With an identity provider, a visitor who is not signed in (or whose sign-in expired) is sent there.
     """
+    offered = request.query_params.get("token")
+    if offered is not None:
+        rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+        response: Response = RedirectResponse(f"/dashboard{'?' + rest if rest else ''}", status_code=303)
+        try:
+            await authenticate(ctx, offered)
+        except HTTPException:
+            return response  # a bad ?token= never replaces a good cookie; without one the page asks again
+        response.set_cookie(
+            TOKEN_COOKIE, offered, httponly=True, samesite="strict", secure=secure_cookies(ctx, request)
+        )
+        return response
     try:
         await current_principal(request, ctx, credentials)
     except HTTPException as err:
         if ctx.oidc is None or err.status_code != status.HTTP_401_UNAUTHORIZED:
             raise
         return RedirectResponse("/auth/login?next=/dashboard", status_code=status.HTTP_302_FOUND)
-    token = request.query_params.get("token")
-    if token:
-        rest = "&".join(f"{k}={v}" for k, v in request.query_params.items() if k != "token")
-        response: Response = RedirectResponse(f"/dashboard{'?' + rest if rest else ''}", status_code=303)
-        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
-        return response
-    html = resources.files("api").joinpath("static", "dashboard.html").read_text(encoding="utf-8")
-    return HTMLResponse(html)
+    return HTMLResponse(_asset("dashboard.html"), headers={"Content-Security-Policy": DASHBOARD_CSP})
