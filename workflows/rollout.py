@@ -75,10 +75,16 @@ class RolloutWorkflow:
         # Tells the worker to apply this run's jobs in the fixed order (worker/activation_order.py).
         workflow.patched(patches.ACTIVATION_ORDER)
         self._initiative_id = inp.initiative_id
+        self._change_ticket: str | None = None
         self._spent_nonces: list[str] = []
         self._decision: ChangeDecisionInput | None = None
         # A decision may arrive (webhook) before the rollout reaches the wait: it is kept until then.
         self._awaiting_change = inp.await_change_approval
+
+    @workflow.query(description="The reference of this rollout's change ticket (None until it is opened)")
+    def change_ticket(self) -> str | None:
+        """The change ticket a ticket webhook must name to decide this rollout."""
+        return self._change_ticket
 
     def approval_context(self) -> tuple[str, str]:
         """Initiative id and stage, for the worker's approval-token check."""
@@ -158,6 +164,7 @@ class RolloutWorkflow:
                 retry_policy=RETRY,
             )
             change_ref = ticket.ref
+            self._change_ticket = change_ref
             undo.append((f"ticket {change_ref} closed as failed", lambda why: self._close(change_ref, "failed", why)))
             if inp.await_change_approval:
                 await self._await_change(change_ref, inp.change_poll_seconds)

@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -32,6 +32,7 @@ from api.context import ApiContext, Ctx
 from api.routes.initiatives import handle_for
 from api.temporal_errors import temporal_call
 from api.tokens import signed
+from db import webhooks_repo
 from db.storable import storable_text
 from schemas.contract import CHANGE_DECISION
 from schemas.integrations import ChangeDecisionInput
@@ -54,16 +55,62 @@ class EventOutcome(BaseModel):
     handled: str
 
 
+#: A delivery must have been sent within this long (and not from the future, beyond clock skew).
+FRESH_WITHIN = timedelta(minutes=5)
+SKEW = timedelta(minutes=1)
+
+
 def _signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
-    if not header or not header.startswith("sha256="):
+    """Whether ``header`` is ``sha256=<hex HMAC of body>``; compared as bytes (headers are not always ASCII)."""
+    if not header:
         return False
-    expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(header.removeprefix("sha256="), expected)
+    given = header.encode("latin-1", "replace")
+    if not given.startswith(b"sha256="):
+        return False
+    expected = hmac.new(secret, body, hashlib.sha256).hexdigest().encode("ascii")
+    return hmac.compare_digest(given.removeprefix(b"sha256="), expected)
+
+
+def _sent_at(value: object) -> datetime:
+    """A delivery's send time: epoch milliseconds (Jira's ``timestamp``) or ISO 8601; 422 otherwise."""
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            sent = datetime.fromtimestamp(float(value) / 1000, tz=UTC)
+        elif isinstance(value, str):
+            sent = datetime.fromisoformat(value)
+            sent = sent if sent.tzinfo else sent.replace(tzinfo=UTC)
+        else:
+            raise TypeError
+    except (TypeError, ValueError, OverflowError, OSError) as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the delivery carries no valid send time") from err
+    return sent
+
+
+def _digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+async def _fresh_and_new(ctx: ApiContext, body: bytes, sent: datetime) -> bool:
+    """Refuse a stale delivery (409); False for one already applied (the same signed body again)."""
+    now = datetime.now(UTC)
+    if not now - FRESH_WITHIN <= sent <= now + SKEW:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"stale delivery (sent {sent.isoformat()}); only the last 5 minutes count"
+        )
+    async with ctx.pool.acquire() as conn:
+        return not await webhooks_repo.seen(conn, _digest(body))
+
+
+async def _applied(ctx: ApiContext, system: str, body: bytes, outcome: EventOutcome) -> EventOutcome:
+    """Remember the delivery once it was applied (a delivery that failed may be sent again)."""
+    async with ctx.pool.acquire() as conn:
+        await webhooks_repo.remember(conn, system=system, digest=_digest(body))
+    return outcome
 
 
 def _secret(ctx: ApiContext, system: str) -> bytes:
     secret = ctx.webhook_secrets.get(system)
-    if secret is None:
+    if not secret:  # unset or empty: disabled (an empty secret would authenticate anyone)
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
             f"{system} webhooks are not enabled (set LIFTOFF_{system.upper()}_WEBHOOK_SECRET)",
@@ -101,6 +148,15 @@ async def _apply(ctx: ApiContext, initiative_id: str, system: str, kind: str, re
     approved, rejected = state in APPROVED, state in REJECTED
     view = await _status(ctx, initiative_id)
     if kind == "change" and (approved or rejected) and view.rollout_workflow_id:
+        rollout = ctx.client.get_workflow_handle(view.rollout_workflow_id)
+        async with temporal_call(ctx.temporal_timeout, "reading the rollout's change ticket", initiative_id):
+            expected = await rollout.query("change_ticket", result_type=str)
+        if ref != expected:
+            log.warning("ticket event for another ticket", initiative_id=initiative_id, ref=ref, expected=expected)
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"ticket {ref} is not the change ticket of this initiative's rollout; nothing was decided",
+            )
         decision = signed(
             ctx,
             initiative_id,
@@ -138,7 +194,10 @@ async def jira_event(request: Request, ctx: Ctx) -> EventOutcome:
     body = await request.body()
     if not _signature_ok(_secret(ctx, "jira"), body, request.headers.get("X-Hub-Signature")):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "bad or missing X-Hub-Signature")
-    issue = _json(body).get("issue") or {}
+    data = _json(body)
+    issue = data.get("issue") or {}
+    if not isinstance(issue, dict):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "issue must be an object")
     fields = issue.get("fields") or {}
     labels = [str(label) for label in fields.get("labels") or []]
     initiative = next(
@@ -148,7 +207,10 @@ async def jira_event(request: Request, ctx: Ctx) -> EventOutcome:
     if initiative is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the issue carries no liftoff-initiative-<id> label")
     state = str((fields.get("status") or {}).get("name", ""))
-    return await _apply(ctx, initiative, "jira", kind, str(issue.get("key", "")), state)
+    if not await _fresh_and_new(ctx, body, _sent_at(data.get("timestamp"))):
+        return EventOutcome(initiative_id=initiative, handled="duplicate")
+    outcome = await _apply(ctx, initiative, "jira", kind, str(issue.get("key", "")), state)
+    return await _applied(ctx, "jira", body, outcome)
 
 
 class ServiceNowEvent(BaseModel):
@@ -162,6 +224,8 @@ class ServiceNowEvent(BaseModel):
     state: str = ""
     approval: str = ""
     correlation_display: str
+    #: When the business rule sent it (ISO 8601 or epoch milliseconds): stale deliveries are refused.
+    sent_at: str | int
 
 
 @router.post("/servicenow", response_model=EventOutcome, status_code=202, summary="ServiceNow record webhook")
@@ -169,7 +233,7 @@ async def servicenow_event(request: Request, ctx: Ctx) -> EventOutcome:
     """Verify the shared secret (bearer or signature) and apply the record's new state."""
     body = await request.body()
     secret = _secret(ctx, "servicenow")
-    bearer = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
+    bearer = request.headers.get("Authorization", "").removeprefix("Bearer ").encode("latin-1", "replace")
     if not (
         hmac.compare_digest(bearer, secret) or _signature_ok(secret, body, request.headers.get("X-Liftoff-Signature"))
     ):
@@ -185,4 +249,7 @@ async def servicenow_event(request: Request, ctx: Ctx) -> EventOutcome:
     initiative = event.correlation_display.removeprefix("liftoff:")
     kind = "change" if event.table == "change_request" else event.table
     state = event.approval if kind == "change" and event.approval in {"approved", "rejected"} else event.state
-    return await _apply(ctx, initiative, "servicenow", kind, f"{event.table}:{event.sys_id}", state)
+    if not await _fresh_and_new(ctx, body, _sent_at(event.sent_at)):
+        return EventOutcome(initiative_id=initiative, handled="duplicate")
+    outcome = await _apply(ctx, initiative, "servicenow", kind, f"{event.table}:{event.sys_id}", state)
+    return await _applied(ctx, "servicenow", body, outcome)

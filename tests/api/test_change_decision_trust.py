@@ -21,7 +21,7 @@ from api.principals import Directory
 from schemas.policy import Policy
 from tests.api.conftest import auth
 from tests.api.test_ticket_events import SECRET as WEBHOOK_SECRET
-from tests.api.test_ticket_events import _jira_body, _signed, _to_rollout, _until
+from tests.api.test_ticket_events import _change_ticket, _jira_body, _signed, _to_rollout, _until
 from worker.heartbeat import heartbeat
 from worker.wiring import build_worker
 
@@ -76,7 +76,7 @@ async def test_an_unsigned_change_decision_is_refused_and_a_signed_one_recorded(
     assert "a signed approval token is required" in info.value.cause.message
 
     # The change board's webhook: the API authenticates it and signs the decision for "jira".
-    body = _jira_body(iid, "Approved")
+    body = _jira_body(iid, "Approved", await _change_ticket(client, trusted_api, iid))
     response = await trusted_api.post("/v1/events/jira", content=body, headers=_signed(body))
     assert response.status_code == 202, response.text
     await _until(trusted_api, iid, lambda v: v["stage"] == "production")

@@ -6,20 +6,28 @@ import asyncio
 import hashlib
 import hmac
 import json
+import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest_asyncio
+from pydantic import SecretStr
 from temporalio.client import Client
 
+from activities.adapters.servicenow import ServiceNowConfig, ServiceNowTicketing
+from activities.provisioning import BuiltinProvisioner
 from api.app import create_app
 from api.context import ApiContext
 from api.principals import Directory
 from schemas.policy import Policy
 from tests.api.conftest import auth, submission
+from tests.fakes.server import serve
+from tests.fakes.servicenow import FakeServiceNowState, create_fake_servicenow
+from worker.adapters import Integrations
+from worker.wiring import build_worker
 
 SECRET = b"ticket-webhook-secret"
 
@@ -65,6 +73,18 @@ async def _to_rollout(http: httpx.AsyncClient) -> str:
     return iid
 
 
+async def _change_ticket(client: Client, http: httpx.AsyncClient, iid: str) -> str:
+    """The rollout's change ticket reference, once it is opened."""
+    view = await _until(http, iid, lambda v: v["rollout_workflow_id"] is not None)
+    rollout = client.get_workflow_handle(view["rollout_workflow_id"])
+    for _ in range(100):
+        ref: str | None = await rollout.query("change_ticket")
+        if ref:
+            return ref
+        await asyncio.sleep(0.05)
+    raise AssertionError("the rollout never opened its change ticket")
+
+
 async def _until(http: httpx.AsyncClient, iid: str, check: Any) -> dict[str, Any]:
     view: dict[str, Any] = {}
     for _ in range(200):
@@ -75,12 +95,14 @@ async def _until(http: httpx.AsyncClient, iid: str, check: Any) -> dict[str, Any
     raise AssertionError(f"condition never held; last view: {view}")
 
 
-def _jira_body(iid: str, status_name: str) -> bytes:
+def _jira_body(iid: str, status_name: str, key: str = "LIFT-7", *, sent: datetime | None = None) -> bytes:
+    """A Jira issue webhook body as Jira sends it (``timestamp`` in epoch milliseconds)."""
     return json.dumps(
         {
+            "timestamp": int((sent or datetime.now(UTC)).timestamp() * 1000),
             "webhookEvent": "jira:issue_updated",
             "issue": {
-                "key": "LIFT-7",
+                "key": key,
                 "fields": {
                     "labels": ["liftoff", f"liftoff-initiative-{iid}", "liftoff-kind-change"],
                     "status": {"name": status_name},
@@ -95,32 +117,71 @@ def _signed(body: bytes, secret: bytes = SECRET) -> dict[str, str]:
     return {"X-Hub-Signature": f"sha256={digest}", "Content-Type": "application/json"}
 
 
-async def test_servicenow_approval_lets_the_rollout_proceed(change_api: httpx.AsyncClient) -> None:
-    iid = await _to_rollout(change_api)
+@pytest_asyncio.fixture(loop_scope="session")
+async def servicenow_api(
+    client: Client, pool: asyncpg.Pool, policy: Policy, directory: Directory
+) -> AsyncIterator[tuple[httpx.AsyncClient, FakeServiceNowState]]:
+    """Change tickets in a (fake) ServiceNow instance, its webhook enabled, change approval required."""
+    app, state = create_fake_servicenow(user="liftoff", password="s3cret-pass")
+    queue = f"snow-{uuid.uuid4()}"
+    gated = policy.model_copy(update={"change_approval": True, "change_poll_interval": timedelta(minutes=10)})
+    async with serve(app) as url:
+        ticketing = ServiceNowTicketing(ServiceNowConfig(url=url, user="liftoff", password=SecretStr("s3cret-pass")))
+        integrations = Integrations(ticketing=ticketing, provisioner=BuiltinProvisioner(pool))
+        ctx = ApiContext(
+            client=client,
+            pool=pool,
+            directory=directory,
+            policy=gated,
+            task_queue=queue,
+            ui_base_url="http://ui.test",
+            webhook_secrets={"servicenow": SECRET},
+        )
+        try:
+            async with build_worker(client, pool, task_queue=queue, integrations=integrations):
+                transport = httpx.ASGITransport(app=create_app(ctx))
+                async with httpx.AsyncClient(transport=transport, base_url="http://api.test", timeout=30) as http:
+                    yield http, state
+        finally:
+            await ticketing.aclose()
+
+
+async def test_servicenow_approval_lets_the_rollout_proceed(
+    servicenow_api: tuple[httpx.AsyncClient, FakeServiceNowState], client: Client
+) -> None:
+    http, _ = servicenow_api
+    iid = await _to_rollout(http)
+    table, sys_id = (await _change_ticket(client, http, iid)).split(":")
     body = {
-        "table": "change_request",
-        "sys_id": "a" * 32,
+        "table": table,
+        "sys_id": sys_id,
         "number": "CHG0030001",
         "state": "-2",
         "approval": "approved",
         "correlation_display": f"liftoff:{iid}",
+        "sent_at": datetime.now(UTC).isoformat(),
     }
-    wrong = await change_api.post("/v1/events/servicenow", json=body, headers={"Authorization": "Bearer nope"})
+    wrong = await http.post("/v1/events/servicenow", json=body, headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
-    response = await change_api.post(
+    another = {**body, "sys_id": "b" * 32}  # a correctly authenticated record that is not the change ticket
+    response = await http.post(
+        "/v1/events/servicenow", json=another, headers={"Authorization": f"Bearer {SECRET.decode()}"}
+    )
+    assert response.status_code == 409
+    response = await http.post(
         "/v1/events/servicenow", json=body, headers={"Authorization": f"Bearer {SECRET.decode()}"}
     )
     assert response.status_code == 202, response.text
     assert response.json() == {"initiative_id": iid, "handled": "change_approved"}
-    final = await _until(change_api, iid, lambda v: v["stage"] == "production")
+    final = await _until(http, iid, lambda v: v["stage"] == "production")
     assert final["status"] == "production"
 
 
 async def test_jira_wont_do_sends_the_initiative_back_with_a_reason(
-    change_api: httpx.AsyncClient, pool: asyncpg.Pool
+    change_api: httpx.AsyncClient, pool: asyncpg.Pool, client: Client
 ) -> None:
     iid = await _to_rollout(change_api)
-    body = _jira_body(iid, "Won't Do")
+    body = _jira_body(iid, "Won't Do", await _change_ticket(client, change_api, iid))
     assert (await change_api.post("/v1/events/jira", content=body, headers=_signed(body, b"other"))).status_code == 401
     response = await change_api.post("/v1/events/jira", content=body, headers=_signed(body))
     assert response.status_code == 202, response.text
@@ -163,3 +224,57 @@ async def test_webhooks_are_off_without_a_secret(api: httpx.AsyncClient) -> None
     response = await api.post("/v1/events/jira", content=body, headers=_signed(body))
     assert response.status_code == 404
     assert "LIFTOFF_JIRA_WEBHOOK_SECRET" in response.text
+
+
+async def test_an_unrelated_issue_stale_or_replayed_deliveries_decide_nothing(
+    change_api: httpx.AsyncClient, client: Client
+) -> None:
+    """Hole 3: a correctly signed body for RANDOM-999 labelled with the initiative moved it to production."""
+    iid = await _to_rollout(change_api)
+    ref = await _change_ticket(client, change_api, iid)
+    random_issue = _jira_body(iid, "Done", "RANDOM-999")
+    response = await change_api.post("/v1/events/jira", content=random_issue, headers=_signed(random_issue))
+    assert response.status_code == 409
+    assert "is not the change ticket" in response.json()["detail"]
+    stale = _jira_body(iid, "Done", ref, sent=datetime.now(UTC) - timedelta(minutes=10))
+    response = await change_api.post("/v1/events/jira", content=stale, headers=_signed(stale))
+    assert response.status_code == 409
+    assert "stale delivery" in response.json()["detail"]
+    view = (await change_api.get(f"/v1/initiatives/{iid}", headers=auth("vic@example.com"))).json()
+    assert view["stage"] == "rollout"
+
+    fresh = _jira_body(iid, "Done", ref)
+    first = await change_api.post("/v1/events/jira", content=fresh, headers=_signed(fresh))
+    assert first.json()["handled"] == "change_approved"
+    again = await change_api.post("/v1/events/jira", content=fresh, headers=_signed(fresh))
+    assert (again.status_code, again.json()["handled"]) == (202, "duplicate")
+    await _until(change_api, iid, lambda v: v["stage"] == "production")
+
+
+async def test_an_empty_secret_disables_and_odd_headers_are_401(
+    client: Client, pool: asyncpg.Pool, policy: Policy, directory: Directory
+) -> None:
+    ctx = ApiContext(
+        client=client,
+        pool=pool,
+        directory=directory,
+        policy=policy,
+        task_queue="unused",
+        ui_base_url="x",
+        webhook_secrets={"servicenow": b"", "jira": SECRET},
+    )
+    transport = httpx.ASGITransport(app=create_app(ctx))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
+        # LIFTOFF_SERVICENOW_WEBHOOK_SECRET= (empty) used to accept any unauthenticated post
+        empty = await http.post("/v1/events/servicenow", json={"table": "x"}, headers={"Authorization": "Bearer "})
+        assert empty.status_code == 404
+        body = _jira_body("x", "Done")
+        odd = await http.post(
+            "/v1/events/jira",
+            content=body,
+            headers={
+                b"X-Hub-Signature": b"sha256=\xc3\xa9\xc3\xa9",  # not ASCII: it was a 500
+                b"Content-Type": b"application/json",
+            },
+        )
+        assert odd.status_code == 401

@@ -36,6 +36,7 @@ EXPECTED_TABLES = {
     "report_portfolio_facts",
     "schema_migrations",
     "worker_heartbeats",
+    "webhook_deliveries",
 }
 
 
