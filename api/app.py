@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from api.context import ApiContext
+from api.errors import COMMON_RESPONSES
+from api.guards import BodyLimit
 from api.routes import actions, auth, dashboard, health, initiatives, reports, taxonomy, ticket_events
 from db.pool import UNAVAILABLE
 
@@ -25,6 +27,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         title="liftoff",
         version="0.1.0",
         description="Carries AI initiatives from proposal to production on Temporal, and records why they stall.",
+        responses=COMMON_RESPONSES,
     )
     app.state.liftoff = ctx
 
@@ -47,6 +50,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(dashboard.router)
     app.include_router(auth.router)
+
+    # Outermost: a body over the limit is refused before authentication or any parsing.
+    app.add_middleware(BodyLimit, limit=ctx.max_body_bytes)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
+from api.guards import MAX_BODY_BYTES, AuthFailures
 from api.oidc import OidcError, OidcVerifier, looks_like_jwt
 from api.principals import Directory, Principal
 from schemas.policy import Policy
@@ -44,6 +45,10 @@ class ApiContext:
     public_url: str | None = None
     #: Seals the pending sign-in cookie; random per process unless given.
     cookie_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    #: Clients that keep presenting bad tokens are told to wait (429).
+    auth_failures: AuthFailures = field(default_factory=AuthFailures)
+    #: Request bodies larger than this are refused with 413 before anything reads them.
+    max_body_bytes: int = MAX_BODY_BYTES
     #: Shared secrets of the ticket webhooks, by system ("jira", "servicenow"); absent = disabled.
     webhook_secrets: dict[str, bytes] = field(default_factory=dict)
 
@@ -114,7 +119,20 @@ async def current_principal(
             "missing bearer token (Authorization: Bearer <token>)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return await authenticate(ctx, token)
+    client = request.client.host if request.client else "unknown"
+    wait = ctx.auth_failures.retry_after(client)
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many failed authentications from this client; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    try:
+        return await authenticate(ctx, token)
+    except HTTPException as err:
+        if err.status_code == status.HTTP_401_UNAUTHORIZED:
+            ctx.auth_failures.failed(client)
+        raise
 
 
 Ctx = Annotated[ApiContext, Depends(get_context)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
@@ -65,6 +66,24 @@ RequiredText = Annotated[str, StringConstraints(strip_whitespace=True, min_lengt
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Storable]
 #: An identifier such as a finding id (``F-1``).
 ShortId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), Storable]
+#: A query's page offset and size.
+MAX_OFFSET = 10_000_000
+
+
+def _moment(value: datetime) -> datetime:
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    try:
+        utc = aware.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not 1970 <= utc.year <= 3000:
+        msg = "must be a time between 1970 and 3000"
+        raise ValueError(msg)
+    return utc
+
+
+#: A point in time a person may ask about (a filter): made aware (UTC if no offset), within 1970 to 3000.
+Moment = Annotated[datetime, AfterValidator(_moment)]
 Usd = Annotated[float, Field(ge=0, le=MAX_USD, allow_inf_nan=False)]
 Metric = Annotated[float, Field(ge=-MAX_METRIC, le=MAX_METRIC, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]

@@ -24,6 +24,7 @@ from temporalio.service import RPCError
 
 from api import bodies
 from api.context import ApiContext, Caller, Ctx
+from api.errors import unprocessable
 from api.principals import Principal
 from api.routes.initiatives import InitiativeId, handle_for
 from api.temporal_errors import temporal_call
@@ -357,7 +358,7 @@ async def approval_token(
         return await _change_decision_token(ctx, initiative_id, body, principal)
     action = ACTIONS.get(update.replace("_", "-"))
     if action is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown action {body.action!r}")
+        raise unprocessable(f"unknown action {body.action!r}", loc=("body", "action"))
     view = await _query(ctx, initiative_id)
     fields: dict[str, Any] = {**body.fields, "stage": view.stage.value}
     if body.role is not None:
@@ -383,8 +384,11 @@ def _validated(model: type[BaseModel], fields: dict[str, Any]) -> BaseModel:
     try:
         return model.model_validate(fields)
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the decision is not valid: {problems}") from err
+        errors = [
+            {"loc": ["body", "fields", *(str(p) for p in e["loc"])], "msg": str(e["msg"]), "type": str(e["type"])}
+            for e in err.errors()
+        ]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, errors) from err
 
 
 async def _change_decision_token(

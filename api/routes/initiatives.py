@@ -13,6 +13,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.context import ApiContext, Caller, Ctx
+from api.errors import unprocessable
 from api.principals import Principal
 from api.temporal_errors import temporal_call
 from api.views import EventList, EventView, InitiativeList, InitiativeSummary, SubmitResponse
@@ -20,6 +21,7 @@ from db import events_repo, initiatives_repo
 from schemas.classification import RiskTier
 from schemas.contract import INITIATIVE_WORKFLOW, workflow_id_for
 from schemas.initiative import InitiativeSpec, StartInitiativeInput, SubmitInitiativeRequest
+from schemas.limits import MAX_OFFSET, Name
 from schemas.stages import InitiativeStatus, Role, Stage
 from schemas.start_signature import sign_start
 from schemas.status import InitiativeStatusView
@@ -43,12 +45,10 @@ def _check_may_submit(principal: Principal, body: SubmitInitiativeRequest) -> No
     if not principal.in_team(body.team):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"{principal.email} is not a member of team {body.team!r}")
     if body.risk_tier is RiskTier.UNACCEPTABLE:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            {
-                "reason_code": "REG_PROHIBITED",
-                "message": "risk tier 'unacceptable' is a prohibited use and cannot be submitted",
-            },
+        raise unprocessable(
+            "risk tier 'unacceptable' is a prohibited use and cannot be submitted (REG_PROHIBITED)",
+            loc=("body", "risk_tier"),
+            kind="REG_PROHIBITED",
         )
 
 
@@ -66,10 +66,11 @@ async def _replayed_submission(ctx: ApiContext, initiative_id: str, body: Submit
         description = await handle.describe()
         earlier = await description.memo_value(_SUBMISSION_MEMO, None, type_hint=str)
     if earlier is not None and earlier != _fingerprint(body):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
+        raise unprocessable(
             f"this Idempotency-Key was already used for a different submission (initiative {initiative_id}); "
             "send the same body to get that initiative, or use a new key for a new initiative",
+            loc=("header", "Idempotency-Key"),
+            kind="idempotency_key_reused",
         )
     try:
         async with temporal_call(ctx.temporal_timeout, "reading the initiative's status", initiative_id):
@@ -164,10 +165,10 @@ async def list_initiatives(
     _: Caller,
     stage: Stage | None = None,
     status_: Annotated[InitiativeStatus | None, Query(alias="status")] = None,
-    team: str | None = None,
+    team: Annotated[Name | None, Query()] = None,
     stalled: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> InitiativeList:
     """Initiatives newest first, filtered by stage, status, team or stalled."""
     rows = await initiatives_repo.list_initiatives(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
@@ -12,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from api.context import Caller, Ctx
 from db.reports_repo import REPORTS
+from schemas.limits import Moment, Name
 from schemas.reports import REPORT_NAMES, ReportFilters
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -53,10 +53,10 @@ async def report(
     name: Annotated[str, Path(description="report name")],
     ctx: Ctx,
     _: Caller,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    team: str | None = None,
-    business_unit: str | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
+    team: Annotated[Name | None, Query()] = None,
+    business_unit: Annotated[Name | None, Query()] = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002 - the public query parameter's name
 ) -> Response:
     """The report over initiatives submitted in ``[since, until)``, optionally for one team or business unit."""

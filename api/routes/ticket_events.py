@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 
 from api.context import ApiContext, Ctx
+from api.errors import unprocessable
 from api.routes.initiatives import handle_for
 from api.temporal_errors import temporal_call
 from api.tokens import signed
@@ -82,7 +83,7 @@ def _sent_at(value: object) -> datetime:
         else:
             raise TypeError
     except (TypeError, ValueError, OverflowError, OSError) as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the delivery carries no valid send time") from err
+        raise unprocessable("the delivery carries no valid send time") from err
     return sent
 
 
@@ -182,9 +183,9 @@ def _json(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except ValueError as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the body is not JSON") from err
+        raise unprocessable("the body is not JSON", kind="json_invalid") from err
     if not isinstance(data, dict):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the body must be a JSON object")
+        raise unprocessable("the body must be a JSON object")
     return data
 
 
@@ -197,7 +198,7 @@ async def jira_event(request: Request, ctx: Ctx) -> EventOutcome:
     data = _json(body)
     issue = data.get("issue") or {}
     if not isinstance(issue, dict):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "issue must be an object")
+        raise unprocessable("issue must be an object", loc=("body", "issue"))
     fields = issue.get("fields") or {}
     labels = [str(label) for label in fields.get("labels") or []]
     initiative = next(
@@ -205,7 +206,9 @@ async def jira_event(request: Request, ctx: Ctx) -> EventOutcome:
     )
     kind = next((lab.removeprefix("liftoff-kind-") for lab in labels if lab.startswith("liftoff-kind-")), "")
     if initiative is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the issue carries no liftoff-initiative-<id> label")
+        raise unprocessable(
+            "the issue carries no liftoff-initiative-<id> label", loc=("body", "issue", "fields", "labels")
+        )
     state = str((fields.get("status") or {}).get("name", ""))
     if not await _fresh_and_new(ctx, body, _sent_at(data.get("timestamp"))):
         return EventOutcome(initiative_id=initiative, handled="duplicate")
@@ -241,11 +244,13 @@ async def servicenow_event(request: Request, ctx: Ctx) -> EventOutcome:
     try:
         event = ServiceNowEvent.model_validate(_json(body))
     except ValidationError as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, err.errors(include_url=False)) from err
+        errors = [
+            {"loc": ["body", *(str(p) for p in e["loc"])], "msg": str(e["msg"]), "type": str(e["type"])}
+            for e in err.errors()
+        ]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, errors) from err
     if not event.correlation_display.startswith("liftoff:"):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "correlation_display must be liftoff:<initiative id>"
-        )
+        raise unprocessable("correlation_display must be liftoff:<initiative id>", loc=("body", "correlation_display"))
     initiative = event.correlation_display.removeprefix("liftoff:")
     kind = "change" if event.table == "change_request" else event.table
     state = event.approval if kind == "change" and event.approval in {"approved", "rejected"} else event.state

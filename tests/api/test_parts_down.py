@@ -214,4 +214,6 @@ async def test_idempotent_submission_answers_now_and_refuses_another_body(api: h
     assert again.json()["stage"] == "poc"
     other = await api.post("/v1/initiatives", json=submission(title="Another"), headers=headers)
     assert other.status_code == 422
-    assert iid in other.json()["detail"]
+    [problem] = other.json()["detail"]
+    assert problem["loc"] == ["header", "Idempotency-Key"]
+    assert iid in problem["msg"]

@@ -116,7 +116,8 @@ async def test_unacceptable_risk_is_refused_at_intake(api: httpx.AsyncClient) ->
         "/v1/initiatives", json=submission(risk_tier="unacceptable"), headers=auth("alice@example.com")
     )
     assert response.status_code == 422
-    assert response.json()["detail"]["reason_code"] == "REG_PROHIBITED"
+    [problem] = response.json()["detail"]
+    assert (problem["type"], problem["loc"]) == ("REG_PROHIBITED", ["body", "risk_tier"])
 
 
 async def test_authentication_and_authorisation(api: httpx.AsyncClient) -> None:
