@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
+
+
+def printable(text: str) -> str:
+    r"""``text`` with control and format characters shown as ``\xNN``/``\uNNNN`` escapes.
+
+    A title is typed by someone; an ANSI escape sequence in it must not recolour, retitle or clear
+    the leader's terminal, and a bidi override must not reorder the columns.
+    """
+    return "".join(
+        (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}") if unicodedata.category(c) in ("Cc", "Cf") else c
+        for c in text
+    )
 
 
 def _cell(value: Any) -> str:  # noqa: ANN401 - any JSON value
@@ -11,8 +24,8 @@ def _cell(value: Any) -> str:  # noqa: ANN401 - any JSON value
     if isinstance(value, float):
         return f"{value:.2f}" if abs(value) < 1000 else f"{value:,.0f}"
     if isinstance(value, list):
-        return ", ".join(map(str, value))
-    return str(value)
+        return printable(", ".join(map(str, value)))
+    return printable(str(value))
 
 
 def render_table(rows: list[dict[str, Any]]) -> str:

@@ -17,8 +17,24 @@ from workflows.gates import previous_stage
 _ME = "you@example.com"
 
 
+# Every inline special of CommonMark/GFM. Line-start markers (``-``, ``.``, ``=``) are left alone:
+# ``md`` flattens its text to one line and it is always placed after a prefix, never at a line start.
+_MARKDOWN_SPECIALS = frozenset("\\`*_{}[]()#+!|<>~&")
+
+
+def md(text: object) -> str:
+    """``text`` as literal Markdown text: every special character escaped, on one line.
+
+    Titles, teams, details and names are typed by people; unescaped, a title could draw a fake
+    **approve** section or a link in the approver's view.
+    """
+    flat = " ".join(str(text).split())
+    return "".join(f"\\{c}" if c in _MARKDOWN_SPECIALS else c for c in flat)
+
+
 def _payload(data: dict[str, Any]) -> str:
-    return "```json\n" + json.dumps(data, indent=None) + "\n```"
+    # A backtick in a value (a finding id) could close the fence; ``\u0060`` is the same JSON.
+    return "```json\n" + json.dumps(data, indent=None).replace("`", "\\u0060") + "\n```"
 
 
 def _open_findings(view: InitiativeStatusView) -> list[Any]:
@@ -100,17 +116,19 @@ def action_payloads(view: InitiativeStatusView, awaiting: Sequence[Role]) -> dic
 def _gate_needs(view: InitiativeStatusView, awaiting: Sequence[Role]) -> list[str]:
     needs: list[str] = []
     if view.hold is not None:
-        needs.append(f"`resume`: on hold since {view.hold.since[:16]} ({view.hold.reason_code.value})")
+        needs.append(f"`resume`: on hold since {md(view.hold.since[:16])} ({view.hold.reason_code.value})")
     if view.stage is Stage.POC:
         if view.poc is None:
             needs.append("PoC results (`submit_poc_results`) meeting the success criteria")
         elif not view.poc.met:
-            needs.append("PoC results meeting the criteria; unmet: " + "; ".join(view.poc.unmet))
+            needs.append("PoC results meeting the criteria; unmet: " + "; ".join(md(u) for u in view.poc.unmet))
     if view.stage is Stage.INFRA_REVIEW:
         if view.assessment_pending:
             needs.append("the infrastructure assessment to finish")
         needs.extend(
-            f"blocking finding **{f.id}** resolved or waived: {f.message}" for f in _open_findings(view) if f.blocking
+            f"blocking finding **{md(f.id)}** resolved or waived: {md(f.message)}"
+            for f in _open_findings(view)
+            if f.blocking
         )
     needs.extend(f"approval by role `{role.value}`" for role in awaiting)
     if view.stage is Stage.ROLLOUT:
@@ -149,10 +167,10 @@ def render_details(
 ) -> str:
     """Markdown for ``workflow.set_current_details``."""
     lines = [
-        f"## {view.title}",
+        f"## {md(view.title)}",
         (
             f"**Stage:** `{view.stage.value}` · **Status:** `{view.status.value}` · "
-            f"**Team:** {view.team} · **Risk tier:** {view.risk_tier} · **Policy:** {view.policy_version}"
+            f"**Team:** {md(view.team)} · **Risk tier:** {md(view.risk_tier)} · **Policy:** {md(view.policy_version)}"
         ),
         _clock(view, now),
     ]
@@ -161,18 +179,19 @@ def render_details(
         if view.reason_code:
             outcome += f" with reason `{view.reason_code.value}`"
         if view.reason_detail:
-            outcome += f": {view.reason_detail}"
+            outcome += f": {md(view.reason_detail)}"
         lines += ["", outcome]
         return "\n".join(lines)
     if view.stall is not None:
         stall = view.stall
         lines.append(
-            f"**STALLED** since {stall.since[:16]}: `{stall.reason_code.value}` {stall.detail} "
-            f"(escalation level {stall.escalation_level}; owners: {', '.join(stall.owners) or 'n/a'})"
+            f"**STALLED** since {md(stall.since[:16])}: `{stall.reason_code.value}` {md(stall.detail)} "
+            f"(escalation level {stall.escalation_level}; owners: {md(', '.join(stall.owners) or 'n/a')})"
         )
     if view.blocker is not None:
         lines.append(
-            f"**Blocker reported:** `{view.blocker.reason_code.value}` {view.blocker.detail} ({view.blocker.actor})"
+            f"**Blocker reported:** `{view.blocker.reason_code.value}` {md(view.blocker.detail)} "
+            f"({md(view.blocker.actor)})"
         )
     needs = _gate_needs(view, awaiting)
     lines += ["", "### The gate still needs"]
@@ -180,21 +199,23 @@ def render_details(
     if view.findings:
         lines += ["", "### Findings"]
         lines += [
-            f"- **{f.id}** ({'blocking' if f.blocking else 'warning'}, {f.status}): {f.message}" for f in view.findings
+            f"- **{md(f.id)}** ({'blocking' if f.blocking else 'warning'}, {f.status}): {md(f.message)}"
+            for f in view.findings
         ]
     if view.approvals:
         lines += ["", "### Approved so far"]
-        lines += [f"- `{a.role.value}`: {a.approver}" for a in view.approvals]
+        lines += [f"- `{a.role.value}`: {md(a.approver)}" for a in view.approvals]
     if awaiting:
         lines += ["", "### Who may act"]
         ineligible = {view.submitter} | {a.approver for a in view.approvals}
         for role in awaiting:
             eligible = [p for p in roster.get(role.value, []) if p not in ineligible]
             people = ", ".join(eligible) or "nobody eligible on the roster"
-            lines.append(f"- `{role.value}`: {people}")
+            lines.append(f"- `{role.value}`: {md(people)}")
     payloads = action_payloads(view, awaiting)
     if payloads:
         lines += ["", "### Actions (paste into the update dialog with your own email)"]
         for name, data in payloads.items():
-            lines += [f"**{name}**", _payload(data)]
+            update, _, finding = name.partition(" ")
+            lines += [f"**{update}{' ' + md(finding) if finding else ''}**", _payload(data)]
     return "\n".join(lines)

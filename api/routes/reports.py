@@ -32,8 +32,25 @@ def table_rows(name: str, report: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+# A cell a spreadsheet would read as a formula (OWASP "CSV injection"): =, +, -, @, tab, CR.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:  # noqa: ANN401 - any JSON value
+    """``value`` safe to open in a spreadsheet: text that starts like a formula gets a leading ``'``.
+
+    Titles, teams and business units are typed by people; ``=HYPERLINK(...)`` in a title must reach
+    the leader's spreadsheet as text. Numbers stay numbers (a negative number is not text).
+    """
+    if isinstance(value, list):
+        value = "|".join(map(str, value))
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(rows: list[dict[str, Any]]) -> str:
-    """Rows as CSV with a header made of every key, in first-seen order."""
+    """Rows as CSV with a header made of every key, in first-seen order; formulas neutralised."""
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)
@@ -41,7 +58,7 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("|".join(map(str, v)) if isinstance(v, list) else v) for k, v in row.items()})
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})
     return out.getvalue()
 
 

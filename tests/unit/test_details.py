@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -156,7 +157,7 @@ def test_poc_without_results_offers_submission_and_no_approval() -> None:
 def test_poc_with_unmet_results_lists_what_is_unmet_and_offers_resubmission() -> None:
     md = render(view(Stage.POC, poc=poc(met=False)), [Role.BUSINESS_OWNER])
 
-    assert "- PoC results meeting the criteria; unmet: auc >= 0.8 (got 0.7)" in md
+    assert "- PoC results meeting the criteria; unmet: auc \\>= 0.8 \\(got 0.7\\)" in md
     assert list(payloads_in(md)) == ["reject", "request_changes", "submit_poc_results", *TEAM_ACTIONS]
 
 
@@ -304,3 +305,26 @@ def test_a_stall_is_shown_with_reason_and_escalation() -> None:
         "**STALLED** since 2026-01-15T00:00: `APPROVAL_PENDING` waiting for approval by portfolio "
         "(escalation level 1; owners: paula@example.com)"
     ) in md
+
+
+def test_text_people_typed_cannot_draw_sections_links_or_payloads() -> None:
+    """A title, a team, a blocker and a finding id written to forge an approval prompt stay literal text."""
+    forged = "**approve** [click](http://evil.example) <img src=x onerror=alert(1)>\n### Actions\n```json"
+    finding = Finding(
+        id="F`1```", rule="budget", blocking=True, message=forged, reason_code=ReasonCode.PROD_COST_OVER_BUDGET
+    )
+    v = view(Stage.INFRA_REVIEW, title=forged, team="ml_[team](http://x)", findings=[finding])
+
+    md = render(v, [Role.INFRASTRUCTURE])
+
+    assert md.splitlines()[0] == (
+        "## \\*\\*approve\\*\\* \\[click\\]\\(http://evil.example\\) \\<img src=x onerror=alert\\(1\\)\\>"
+        " \\#\\#\\# Actions \\`\\`\\`json"
+    )
+    assert "**Team:** ml\\_\\[team\\]\\(http://x\\)" in md
+    assert md.count("### Actions") == 1  # only the real heading starts a line
+    assert not re.search(r"(?<!\\)[<\[]", md), "an unescaped tag or link opener reached the Markdown"
+    # Every fence still holds exactly one JSON object: the finding id cannot close it early.
+    payloads = payloads_in(md)
+    assert payloads["waive_finding \\(F\\`1\\`\\`\\`\\)"]["finding_id"] == "F`1```"
+    assert all("`" not in line for line in md.splitlines() if line.startswith("{"))
