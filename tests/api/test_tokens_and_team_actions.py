@@ -13,6 +13,7 @@ from temporalio.client import Client
 from api.app import create_app
 from api.context import ApiContext
 from api.principals import Directory
+from schemas.approval_token import TOKEN_PREFIX
 from schemas.contract import workflow_id_for
 from schemas.policy import Policy
 from schemas.status import InitiativeStatusView
@@ -201,3 +202,49 @@ async def test_token_fields_are_validated_like_the_action(secured_api: httpx.Asy
         path, json={"role": "portfolio", "fields": {"comment": "as agreed"}}, headers=auth("paula@example.com")
     )
     assert commented.json()["ui_payload"]["comment"] == "as agreed"
+
+
+def _keys(value: Any) -> set[str]:  # noqa: ANN401 - any JSON value
+    """Every key of every object inside ``value``."""
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+async def test_events_never_carry_a_token(
+    secured_api: httpx.AsyncClient, client: Client, pool: asyncpg.Pool
+) -> None:
+    """Hole 7: everyone reads every event, so no event may hold a token (signed, minted or bearer)."""
+    iid = await _submit(secured_api)
+    minted = await secured_api.post(
+        f"/v1/initiatives/{iid}/approval-token", json={"role": "portfolio"}, headers=auth("paula@example.com")
+    )
+    ui_token: str = minted.json()["token"]
+    handle = client.get_workflow_handle(workflow_id_for(iid))
+    await handle.execute_update("approve", minted.json()["ui_payload"], result_type=InitiativeStatusView)
+    # an API decision the API signs, and one the workflow refuses (recorded with its payload)
+    results = await secured_api.post(
+        f"/v1/initiatives/{iid}/submit-poc-results", json={"metrics": {"f1": 0.95}}, headers=auth("alice@example.com")
+    )
+    assert results.status_code == 200, results.text
+    refused = await secured_api.post(
+        f"/v1/initiatives/{iid}/approve", json={"role": "portfolio"}, headers=auth("paula@example.com")
+    )
+    assert refused.status_code == 409, refused.text
+
+    read = await secured_api.get(f"/v1/initiatives/{iid}/events", headers=auth("vic@example.com"))
+    events = read.json()["events"]
+    refusal = next(e for e in events if e["kind"] == "decision_refused")
+    assert refusal["data"]["payload"]["role"] == "portfolio"
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT to_jsonb(e) AS row FROM lifecycle_events e WHERE initiative_id = $1", iid)
+    stored = [row["row"] for row in rows]
+    assert len(stored) == len(events)
+    for text, keys in ((read.text, _keys(events)), (str(stored), {k for r in stored for k in _keys(r)})):
+        assert "token" not in keys
+        assert ui_token not in text
+        assert "token-paula" not in text
+        assert "token-alice" not in text
+        assert f"{TOKEN_PREFIX}." not in text
