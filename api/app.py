@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.context import ApiContext
 from api.errors import COMMON_RESPONSES
 from api.guards import BodyLimit
+from api.openapi import install as install_openapi
 from api.routes import actions, auth, dashboard, health, initiatives, reports, taxonomy, ticket_events
 from db.pool import UNAVAILABLE
 
@@ -19,6 +23,20 @@ log = structlog.get_logger(__name__)
 
 #: Swagger UI and ReDoc load their own scripts: they keep the browser's defaults (still not framable).
 _DOC_PAGES = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+
+
+#: What FastAPI answers (400) for a body it cannot even decode; liftoff answers 422 like any malformed body.
+_UNPARSABLE = "There was an error parsing the body"
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> str:
+    """The methods the OpenAPI document gives the request's path (every route of it), for a 405's ``Allow``."""
+    path = request.url.path
+    methods: set[str] = set()
+    for template, operations in app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), path):
+            methods |= {method.upper() for method in operations}
+    return ", ".join(sorted(methods))
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
@@ -50,6 +68,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(dashboard.router)
     app.include_router(auth.router)
+    install_openapi(app)
 
     # Outermost: a body over the limit is refused before authentication or any parsing.
     app.add_middleware(BodyLimit, limit=ctx.max_body_bytes)
@@ -63,6 +82,16 @@ def create_app(ctx: ApiContext) -> FastAPI:
             for err in exc.errors()
         ]
         return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == _UNPARSABLE:  # FastAPI's answer to a body that is not UTF-8
+            problem = {"loc": ["body"], "msg": "the body is not JSON text (UTF-8)", "type": "json_invalid"}
+            return JSONResponse({"detail": [problem]}, status_code=422)
+        if exc.status_code == 405:  # Starlette names only the first route's methods; name every route's
+            allowed = _allowed_methods(app, request)
+            return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": allowed})
+        return await http_exception_handler(request, exc)
 
     async def _database_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable", path=request.url.path, error=type(exc).__name__, detail=str(exc)[:300])

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from schemas.limits import MAX_METRICS, Metric, Name, RequiredText, ShortId, Text, Usd
+from schemas.limits import MAX_METRICS, Metric, Name, RequiredText, ShortId, Text, Usd, keys_named
 from schemas.stages import Role, Stage
 from schemas.taxonomy import ReasonCode
 
@@ -42,7 +42,7 @@ class SubmitPocResultsBody(BaseModel):
 
     model_config = _STRICT
 
-    metrics: dict[Name, Metric] = Field(min_length=1, max_length=MAX_METRICS)
+    metrics: dict[Name, Metric] = Field(min_length=1, max_length=MAX_METRICS, json_schema_extra=keys_named)
     spend_usd: Usd = 0
     summary: Text = ""
     stage: Stage | None = None
@@ -120,4 +120,4 @@ class ApprovalTokenBody(BaseModel):
 
     role: Role | None = None
     action: Annotated[str, StringConstraints(pattern=r"^[a-z_-]{3,40}$")] = "approve"
-    fields: dict[Name, Any] = Field(default_factory=dict, max_length=20)
+    fields: dict[Name, Any] = Field(default_factory=dict, max_length=20, json_schema_extra=keys_named)

@@ -24,12 +24,19 @@ def unprocessable(msg: str, *, loc: Sequence[str | int] = ("body",), kind: str =
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{"loc": list(loc), "msg": msg, "type": kind}])
 
 
+def problems(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error statuses, each answered as a :class:`Problem` with ``described[status]``."""
+    return {code: {"model": Problem, "description": description} for code, description in described.items()}
+
+
 #: The error statuses any route may answer, documented on every route of the app.
-COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "No valid token"},
-    403: {"model": Problem, "description": "The caller lacks the role or team"},
-    413: {"model": Problem, "description": "The body is larger than the limit"},
-    429: {"model": Problem, "description": "Too many failed authentications; see Retry-After"},
-    503: {"model": Problem, "description": "The database, Temporal or the workflow cannot answer right now"},
-    504: {"model": Problem, "description": "Temporal did not answer in time"},
-}
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = problems(
+    {
+        401: "No valid token",
+        403: "The caller lacks the role or team",
+        413: "The body is larger than the limit",
+        429: "Too many failed authentications; see Retry-After",
+        503: "The database, Temporal or the workflow cannot answer right now",
+        504: "Temporal did not answer in time",
+    }
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from schemas import limits
 from schemas.carried import CarriedState
@@ -74,7 +74,7 @@ class SubmitInitiativeRequest(BaseModel):
     summary: limits.RequiredText
     team: limits.Name
     business_unit: limits.Name
-    sponsor: EmailStr
+    sponsor: limits.EmailAddress
     risk_tier: RiskTier
     data_classification: DataClassification
     procurement: Procurement

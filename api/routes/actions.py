@@ -24,7 +24,7 @@ from temporalio.service import RPCError
 
 from api import bodies
 from api.context import ApiContext, Caller, Ctx
-from api.errors import unprocessable
+from api.errors import problems, unprocessable
 from api.principals import Principal
 from api.routes.initiatives import InitiativeId, handle_for
 from api.temporal_errors import temporal_call
@@ -56,14 +56,15 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "Accepted by the workflow, applied as soon as its event can be recorded",
         "model": DecisionPending,
     },
-    409: {
-        "description": "Refused by the workflow's validator (the message says why)",
-        "content": {"application/json": {"example": {"detail": "role security does not decide stage proposed"}}},
-    },
-    403: {"description": "The caller lacks the role or is not on the initiative's team"},
-    404: {"description": "Unknown initiative"},
-    503: {"description": "Temporal, the database or the initiative's workflow cannot answer right now"},
-    504: {"description": "Temporal did not answer in time; the decision may still be applied"},
+    **problems(
+        {
+            409: "Refused by the workflow's validator (the message says why), or the initiative has finished",
+            403: "The caller lacks the role or is not on the initiative's team",
+            404: "Unknown initiative",
+            503: "Temporal, the database or the initiative's workflow cannot answer right now",
+            504: "Temporal did not answer in time; the decision may still be applied",
+        }
+    ),
 }
 
 

@@ -21,6 +21,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
 
 from api.context import TOKEN_COOKIE, ApiContext, Ctx
+from api.errors import problems
 from api.oidc import OidcError, OidcVerifier
 
 router = APIRouter(prefix="/auth", tags=["sign-in"])
@@ -65,8 +66,21 @@ def _callback_url(ctx: ApiContext, request: Request) -> str:
     return f"{base.rstrip('/')}/auth/callback"
 
 
-@router.get("/login", summary="Sign in through the identity provider (redirects there)")
-async def login(ctx: Ctx, request: Request, next_: Annotated[str, Query(alias="next")] = "/dashboard") -> Response:
+_NOT_CONFIGURED = {404: "Sign-in is not configured (no LIFTOFF_OIDC_ISSUER)"}
+
+
+@router.get(
+    "/login",
+    status_code=status.HTTP_302_FOUND,
+    responses={
+        302: {"description": "To the identity provider"},
+        **problems({**_NOT_CONFIGURED, 503: "The identity provider cannot be reached"}),
+    },
+    summary="Sign in through the identity provider (redirects there)",
+)
+async def login(
+    ctx: Ctx, request: Request, next_: Annotated[str, Query(alias="next", max_length=2000)] = "/dashboard"
+) -> Response:
     """Redirect to the provider's authorization endpoint with PKCE (S256), a state and a nonce."""
     oidc = _verifier(ctx)
     try:
@@ -105,7 +119,21 @@ def _secure(ctx: ApiContext, request: Request) -> bool:
     return (ctx.public_url or str(request.base_url)).startswith("https://")
 
 
-@router.get("/callback", summary="Where the identity provider sends the browser back")
+@router.get(
+    "/callback",
+    status_code=status.HTTP_303_SEE_OTHER,
+    responses={
+        303: {"description": "Signed in: on to where the sign-in started"},
+        **problems(
+            {
+                **_NOT_CONFIGURED,
+                400: "This sign-in was not started here, or took too long",
+                502: "The identity provider did not complete the sign-in",
+            }
+        ),
+    },
+    summary="Where the identity provider sends the browser back",
+)
 async def callback(
     ctx: Ctx,
     request: Request,

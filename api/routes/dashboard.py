@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from api.context import TOKEN_COOKIE, ApiContext, Ctx, authenticate, bearer_scheme, current_principal
+from api.errors import COMMON_RESPONSES
 
 router = APIRouter(tags=["dashboard"])
 
@@ -24,6 +25,9 @@ DASHBOARD_CSP = (
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 _ASSET_TYPES = {"dashboard.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8"}
+
+
+_JSON_PROBLEM = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
 def _asset(name: str) -> str:
@@ -45,7 +49,15 @@ async def asset(name: Literal["dashboard.js", "dashboard.css"]) -> Response:
     "/dashboard",
     response_class=HTMLResponse,
     summary="Portfolio dashboard (token in ?token= once, then a cookie)",
-    responses={302: {"description": "Sign in first"}, 303: {"description": "The token moved into a cookie"}},
+    responses={
+        302: {"description": "Sign in first"},
+        303: {"description": "The token moved into a cookie"},
+        # The page is HTML; its errors are JSON like every other route's.
+        **{
+            code: {**{k: v for k, v in answer.items() if k != "model"}, "content": _JSON_PROBLEM}
+            for code, answer in COMMON_RESPONSES.items()
+        },
+    },
 )
 async def dashboard(
     request: Request, ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]

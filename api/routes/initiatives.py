@@ -13,7 +13,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.context import ApiContext, Caller, Ctx
-from api.errors import unprocessable
+from api.errors import problems, unprocessable
 from api.principals import Principal
 from api.temporal_errors import temporal_call
 from api.views import EventList, EventView, InitiativeList, InitiativeSummary, SubmitResponse
@@ -89,8 +89,13 @@ async def _replayed_submission(ctx: ApiContext, initiative_id: str, body: Submit
     summary="Submit an initiative (starts its workflow)",
     responses={
         422: {"description": "A malformed body, or an Idempotency-Key already used for another body"},
-        503: {"description": "Temporal is unavailable (nothing was started)"},
-        504: {"description": "Temporal did not answer in time (retry with the same Idempotency-Key)"},
+        **problems(
+            {
+                409: "An initiative id collision (submit again)",
+                503: "Temporal is unavailable (nothing was started)",
+                504: "Temporal did not answer in time (retry with the same Idempotency-Key)",
+            }
+        ),
     },
 )
 async def submit(
@@ -189,7 +194,10 @@ def handle_for(ctx: ApiContext, initiative_id: str) -> WorkflowHandle[object, In
     return ctx.client.get_workflow_handle(workflow_id_for(initiative_id), result_type=InitiativeStatusView)
 
 
-@router.get("/{initiative_id}", response_model=InitiativeStatusView, summary="One initiative, live")
+_UNKNOWN = problems({404: "Unknown initiative"})
+
+
+@router.get("/{initiative_id}", response_model=InitiativeStatusView, responses=_UNKNOWN, summary="One initiative, live")
 async def get_initiative(initiative_id: InitiativeId, ctx: Ctx, _: Caller) -> InitiativeStatusView:
     """The live status from the initiative's workflow (stage, awaiting roles, approvals, findings)."""
     async with temporal_call(ctx.temporal_timeout, "reading the initiative's status", initiative_id):
@@ -199,7 +207,9 @@ async def get_initiative(initiative_id: InitiativeId, ctx: Ctx, _: Caller) -> In
     return view
 
 
-@router.get("/{initiative_id}/events", response_model=EventList, summary="An initiative's lifecycle events")
+@router.get(
+    "/{initiative_id}/events", response_model=EventList, responses=_UNKNOWN, summary="An initiative's lifecycle events"
+)
 async def list_events(initiative_id: InitiativeId, ctx: Ctx, _: Caller) -> EventList:
     """Every recorded event, oldest first."""
     async with ctx.pool.acquire() as conn:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from api.context import Caller, Ctx
+from api.errors import problems
 from db.reports_repo import REPORTS
 from schemas.limits import Moment, Name
 from schemas.reports import REPORT_NAMES, ReportFilters
@@ -64,6 +65,13 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 
 @router.get(
     "/{name}",
+    responses={
+        200: {
+            "description": "The report: JSON, or CSV with ``?format=csv``",
+            "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
+        },
+        **problems({404: "No report of that name (the message lists them)"}),
+    },
     summary="One report (funnel, stall-reasons, scrap-reasons, time-in-stage, stalled-now, sunk-cost, alignment)",
 )
 async def report(

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 
 from api.context import ApiContext, Ctx
-from api.errors import unprocessable
+from api.errors import problems, unprocessable
 from api.routes.initiatives import handle_for
 from api.temporal_errors import temporal_call
 from api.tokens import signed
@@ -42,6 +42,13 @@ from schemas.taxonomy import ReasonCode
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1/events", tags=["ticket events"])
+
+_RESPONSES = problems(
+    {
+        404: "This webhook is not enabled (no secret set), or the initiative is unknown",
+        409: "Not the rollout's change ticket, a stale delivery, or a decision the rollout refused",
+    }
+)
 
 APPROVED = {"approved", "scheduled", "implement", "done"}
 REJECTED = {"rejected", "declined", "won't do", "wont do", "cancelled", "canceled"}
@@ -189,7 +196,13 @@ def _json(body: bytes) -> dict[str, Any]:
     return data
 
 
-@router.post("/jira", response_model=EventOutcome, status_code=202, summary="Jira issue webhook (signed)")
+@router.post(
+    "/jira",
+    response_model=EventOutcome,
+    status_code=202,
+    responses={**_RESPONSES, 422: {"description": "Not a Jira issue event, or no liftoff-initiative-<id> label"}},
+    summary="Jira issue webhook (signed)",
+)
 async def jira_event(request: Request, ctx: Ctx) -> EventOutcome:
     """Verify ``X-Hub-Signature`` and apply the issue's new status."""
     body = await request.body()
@@ -231,7 +244,13 @@ class ServiceNowEvent(BaseModel):
     sent_at: str | int
 
 
-@router.post("/servicenow", response_model=EventOutcome, status_code=202, summary="ServiceNow record webhook")
+@router.post(
+    "/servicenow",
+    response_model=EventOutcome,
+    status_code=202,
+    responses={**_RESPONSES, 422: {"description": "Not the outbound REST message's body"}},
+    summary="ServiceNow record webhook",
+)
 async def servicenow_event(request: Request, ctx: Ctx) -> EventOutcome:
     """Verify the shared secret (bearer or signature) and apply the record's new state."""
     body = await request.body()

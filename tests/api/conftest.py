@@ -67,7 +67,7 @@ def submission(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def directory() -> Directory:
     """The principals of these tests."""
     return Directory(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -80,3 +81,57 @@ async def test_every_status_a_route_answers_is_documented(api: httpx.AsyncClient
     assert {"200", "202", "401", "403", "404", "409", "413", "422", "429", "503", "504"} <= set(approve)
     submit = spec["paths"]["/v1/initiatives"]["post"]["responses"]
     assert {"201", "401", "403", "413", "422", "429", "503", "504"} <= set(submit)
+    for path, method, codes in (
+        ("/v1/initiatives/{initiative_id}", "get", {"404"}),
+        ("/v1/initiatives/{initiative_id}/events", "get", {"404"}),
+        ("/v1/reports/{name}", "get", {"404"}),
+        ("/v1/events/jira", "post", {"404", "409", "422"}),
+        ("/auth/callback", "get", {"303", "400", "404", "502"}),
+    ):
+        assert codes <= set(spec["paths"][path][method]["responses"]), path
+    # the dashboard is HTML, its errors are JSON like everywhere else
+    unauthorised = spec["paths"]["/dashboard"]["get"]["responses"]["401"]["content"]
+    assert set(unauthorised) == {"application/json"}
+    # a submission's id links to everything that takes it
+    links = spec["paths"]["/v1/initiatives"]["post"]["responses"]["201"]["links"]
+    assert {link["parameters"]["initiative_id"] for link in links.values()} == {"$response.body#/id"}
+    assert len(links) >= 12  # reads, decisions, the approval token
+
+
+async def test_a_body_that_is_not_utf8_is_422(api: httpx.AsyncClient) -> None:
+    response = await api.post(
+        "/v1/initiatives",
+        content=b'{"title": "\xff\xfe"}',
+        headers={**auth("alice@example.com"), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["type"] == "json_invalid"
+
+
+async def test_405_names_every_method_of_the_path(api: httpx.AsyncClient) -> None:
+    response = await api.request("OPTIONS", "/v1/initiatives", headers=auth("alice@example.com"))
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
+
+
+async def test_what_the_schema_allows_is_accepted_and_what_it_refuses_is_refused(api: httpx.AsyncClient) -> None:
+    """Names' blank and NUL rules and the sponsor's address are in the OpenAPI document and agree with the API."""
+    spec = (await api.get("/openapi.json")).json()
+    request = spec["components"]["schemas"]["SubmitInitiativeRequest"]["properties"]
+    title_rule = re.compile(request["title"]["pattern"])
+    for title, accepted in (("\r", False), ("a\x00b", False), ("\x1c", True), (" Churn ", True)):
+        assert bool(title_rule.search(title)) is accepted, repr(title)
+        answer = await api.post("/v1/initiatives", json=submission(title=title), headers=auth("alice@example.com"))
+        assert (answer.status_code == 201) is accepted, (title, answer.text)
+    # a directory identity on a special-use domain (what email-validator refused) is a sponsor like any other
+    local = await api.post(
+        "/v1/initiatives", json=submission(sponsor="CFO@corp.local"), headers=auth("alice@example.com")
+    )
+    assert local.status_code == 201, local.text
+    spaced = await api.post(
+        "/v1/initiatives", json=submission(sponsor="c fo@corp.local"), headers=auth("alice@example.com")
+    )
+    assert spaced.status_code == 422
+    metric_keys = spec["components"]["schemas"]["SubmitPocResultsBody"]["properties"]["metrics"]
+    assert "patternProperties" not in metric_keys
+    assert metric_keys["propertyNames"]["pattern"] == request["title"]["pattern"]

@@ -204,7 +204,7 @@ async def test_token_fields_are_validated_like_the_action(secured_api: httpx.Asy
     assert commented.json()["ui_payload"]["comment"] == "as agreed"
 
 
-def _keys(value: Any) -> set[str]:  # noqa: ANN401 - any JSON value
+def _keys(value: Any) -> set[str]:
     """Every key of every object inside ``value``."""
     if isinstance(value, dict):
         return set(value) | {k for v in value.values() for k in _keys(v)}
@@ -213,9 +213,7 @@ def _keys(value: Any) -> set[str]:  # noqa: ANN401 - any JSON value
     return set()
 
 
-async def test_events_never_carry_a_token(
-    secured_api: httpx.AsyncClient, client: Client, pool: asyncpg.Pool
-) -> None:
+async def test_events_never_carry_a_token(secured_api: httpx.AsyncClient, client: Client, pool: asyncpg.Pool) -> None:
     """Hole 7: everyone reads every event, so no event may hold a token (signed, minted or bearer)."""
     iid = await _submit(secured_api)
     minted = await secured_api.post(
