@@ -33,3 +33,8 @@ async def liveness(conn: Conn, task_queue: str, within_seconds: float) -> Livene
     assert row is not None
     since = row["seconds_since"]
     return Liveness(live=int(row["live"]), seconds_since_last=float(since) if since is not None else None)
+
+
+async def seen_on_host(conn: Conn, hostname: str, task_queue: str, within_seconds: float) -> bool:
+    """Whether a worker of ``task_queue`` on ``hostname`` beat within ``within_seconds``."""
+    return bool(await conn.fetchval(sql("worker_seen_on_host"), hostname, task_queue, within_seconds))

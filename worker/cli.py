@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import httpx
 
 from worker.logging import configure_logging
-from worker.settings import Settings
+from worker.settings import Settings, unknown_variables
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("files", nargs="+", type=Path, help="history JSON files")
     sub.add_parser("api", help="serve the HTTP API (needs LIFTOFF_PRINCIPALS_FILE as well)")
+    health = sub.add_parser(
+        "healthcheck",
+        help="exit 0 if this host's API or worker is healthy (container healthchecks)",
+        description="api: the local API's /readyz answers 200. worker: a worker on this host wrote its "
+        "heartbeat to PostgreSQL within 15 s. Exit code 0 healthy, 1 not.",
+    )
+    health.add_argument("target", choices=["api", "worker"], help="what to check")
     migrate = sub.add_parser(
         "migrate",
         help="apply pending database migrations to LIFTOFF_DATABASE_URL",
@@ -251,12 +258,12 @@ async def _run_worker(settings: Settings) -> int:
     from worker.heartbeat import heartbeat
     from worker.tamper import tamper_watch
     from worker.temporal_client import connect_client
-    from worker.wiring import build_worker
+    from worker.wiring import WorkerTuning, build_worker
 
     settings.require_verified_approvals()
     stop = asyncio.Event()
     install_stop_handlers(stop)
-    pool = await create_pool(settings.require_database_url())
+    pool = await create_pool(settings.database_dsn(), max_size=settings.database_pool_size)
     try:
         client = await connect_client(
             settings.require_temporal_address(), settings.temporal_namespace, settings.temporal_token()
@@ -269,6 +276,7 @@ async def _run_worker(settings: Settings) -> int:
             approval_secret=settings.approval_secret_bytes(),
             integrations=integrations,
             canary_url=settings.canary_url,
+            tuning=WorkerTuning.from_settings(settings),
         )
         async with heartbeat(pool, settings.task_queue) as worker_id, tamper_watch(client, pool):
             task = asyncio.create_task(worker.run())
@@ -294,7 +302,7 @@ async def _run_api(settings: Settings) -> int:
     settings.require_verified_approvals()
     stop = asyncio.Event()
     install_stop_handlers(stop)
-    pool = await create_pool(settings.require_database_url())
+    pool = await create_pool(settings.database_dsn(), max_size=settings.database_pool_size)
     try:
         client = await connect_client(
             settings.require_temporal_address(), settings.temporal_namespace, settings.temporal_token()
@@ -314,7 +322,7 @@ async def _run_migrate(settings: Settings, *, rebuild_rollups: bool = False) -> 
     from db.pool import connect
     from worker.dev import apply_migrations
 
-    dsn = settings.require_database_url()
+    dsn = settings.database_dsn()
     applied = await apply_migrations(dsn)
     print("applied: " + ", ".join(applied) if applied else "database is up to date", flush=True)
     if rebuild_rollups:
@@ -366,11 +374,14 @@ def run(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one return
     if args.command == "report":
         return _report(args)
     if args.command == "simulate":
-        return asyncio.run(_simulate(args, Settings()))
+        return asyncio.run(_simulate(args, Settings.load()))
     if args.command == "replay":
         return asyncio.run(_replay(args.files))
-    settings = Settings()
+    settings = Settings.load()
     configure_logging(settings.log_level, settings.log_format)
+    unknown = unknown_variables()
+    if unknown:
+        log.warning("unknown LIFTOFF_ variables are ignored", variables=unknown)
     if args.command == "dev":
         from worker.dev import DevOptions, run_dev
 
@@ -386,6 +397,10 @@ def run(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one return
         return asyncio.run(_run_worker(settings))
     if args.command == "api":
         return asyncio.run(_run_api(settings))
+    if args.command == "healthcheck":
+        from worker.healthcheck import check
+
+        return asyncio.run(check(args.target, settings))
     return asyncio.run(_run_migrate(settings, rebuild_rollups=args.rebuild_rollups))
 
 

@@ -99,7 +99,7 @@ async def embedded_services(settings: Settings, opts: DevOptions) -> AsyncIterat
         if temporal is not None:
             pending.append(asyncio.ensure_future(temporal.start()))
         await asyncio.gather(*pending)
-        dsn = postgres.uri if postgres is not None else settings.require_database_url()
+        dsn = postgres.uri if postgres is not None else settings.database_dsn()
         address = temporal.address if temporal is not None else settings.require_temporal_address()
         yield dsn, address
     finally:

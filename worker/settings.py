@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.contract import TASK_QUEUE
+
+#: Where Docker and Kubernetes put secrets as files: a file named after a setting (``liftoff_approval_secret``)
+#: sets it, so a secret never has to be an environment variable. ``LIFTOFF_SECRETS_DIR`` points elsewhere.
+DEFAULT_SECRETS_DIR = Path("/run/secrets")
+#: ``LIFTOFF_*`` variables read outside the settings (the CLI's client commands, CI, the secrets directory).
+OTHER_VARIABLES = frozenset({"LIFTOFF_API_URL", "LIFTOFF_BEARER_TOKEN", "LIFTOFF_CI_RUN", "LIFTOFF_SECRETS_DIR"})
+
+
+def _secrets_dir() -> Path | None:
+    configured = os.environ.get("LIFTOFF_SECRETS_DIR")
+    if configured:
+        return Path(configured)
+    return DEFAULT_SECRETS_DIR if DEFAULT_SECRETS_DIR.is_dir() else None
 
 
 class Settings(BaseSettings):
@@ -16,7 +33,16 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LIFTOFF_", extra="ignore")
 
+    @classmethod
+    def load(cls) -> Settings:
+        """The process's settings: environment variables, then secret files (``/run/secrets``), then defaults."""
+        return cls(_secrets_dir=_secrets_dir())
+
     database_url: str | None = Field(default=None, description="PostgreSQL DSN; unset: embedded server")
+    database_password: SecretStr | None = Field(
+        default=None, description="the database password, kept out of the DSN (e.g. a secret file)"
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=200, description="connections per process, at most")
     temporal_address: str | None = Field(default=None, description="host:port; unset: embedded dev server")
     temporal_namespace: str = "default"
     temporal_api_key: SecretStr | None = Field(
@@ -86,6 +112,29 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = Field(default="console", pattern="^(console|json)$")
 
+    # Running in production (README, "Running in production").
+    metrics_address: str | None = Field(
+        default=None, description="host:port on which the process serves Prometheus text at /metrics"
+    )
+    shutdown_grace_seconds: float = Field(
+        default=30, ge=0, le=600, description="on SIGTERM, how long in-flight requests and activities may finish"
+    )
+    max_concurrent_workflow_tasks: int | None = Field(default=None, ge=2, le=10_000)
+    max_concurrent_activities: int | None = Field(default=None, ge=1, le=10_000)
+    max_cached_workflows: int | None = Field(default=None, ge=0, le=1_000_000)
+
+    def database_dsn(self) -> str:
+        """The DSN with ``database_password`` filled in when the DSN names no password."""
+        dsn = self.require_database_url()
+        if self.database_password is None:
+            return dsn
+        parts = urlsplit(dsn)
+        if parts.password is not None or parts.username is None:
+            return dsn
+        password = quote(self.database_password.get_secret_value(), safe="")
+        netloc = f"{parts.username}:{password}@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+
     def temporal_token(self) -> str | None:
         """The Temporal bearer token, or None."""
         return self.temporal_api_key.get_secret_value() if self.temporal_api_key else None
@@ -113,3 +162,15 @@ class Settings(BaseSettings):
             msg = "LIFTOFF_TEMPORAL_ADDRESS is not set (only `liftoff dev` starts an embedded Temporal)"
             raise SystemExit(msg)
         return self.temporal_address
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """``LIFTOFF_*`` variables that configure nothing (a typo hides a setting), each with a close match if any."""
+    names = {f"LIFTOFF_{name.upper()}" for name in Settings.model_fields}
+    known = names | OTHER_VARIABLES
+    found = []
+    for variable in sorted(environ if environ is not None else os.environ):
+        if variable.startswith("LIFTOFF_") and variable not in known:
+            close = difflib.get_close_matches(variable, sorted(names), n=1)
+            found.append(f"{variable} (did you mean {close[0]}?)" if close else variable)
+    return found

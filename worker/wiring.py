@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from temporalio.client import Client
@@ -20,6 +22,9 @@ from worker.adapters import Integrations
 from worker.approval_interceptor import ApprovalTokenInterceptor
 from workflows.initiative import InitiativeWorkflow
 from workflows.rollout import RolloutWorkflow
+
+if TYPE_CHECKING:
+    from worker.settings import Settings
 
 WORKFLOWS: Sequence[type] = (InitiativeWorkflow, RolloutWorkflow)
 
@@ -62,6 +67,42 @@ def build_workflow_worker(
     )
 
 
+@dataclass(frozen=True)
+class WorkerTuning:
+    """How much a worker process takes on at once, and how long it lets running activities finish on stop.
+
+    ``None`` keeps the SDK's default (today: 100 concurrent workflow tasks and activities, 1,000 cached
+    workflows). Size them from ``bench/``: each cached initiative costs memory, each concurrent activity a
+    database connection at worst (so keep ``max_concurrent_activities`` near the pool size).
+    """
+
+    max_concurrent_workflow_tasks: int | None = None
+    max_concurrent_activities: int | None = None
+    max_cached_workflows: int | None = None
+    graceful_shutdown: timedelta = timedelta(seconds=30)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WorkerTuning:
+        """The tuning ``LIFTOFF_*`` settings ask for."""
+        return cls(
+            max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+            max_concurrent_activities=settings.max_concurrent_activities,
+            max_cached_workflows=settings.max_cached_workflows,
+            graceful_shutdown=timedelta(seconds=settings.shutdown_grace_seconds),
+        )
+
+    def worker_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``temporalio.worker.Worker``."""
+        options: dict[str, Any] = {"graceful_shutdown_timeout": self.graceful_shutdown}
+        if self.max_concurrent_workflow_tasks is not None:
+            options["max_concurrent_workflow_tasks"] = self.max_concurrent_workflow_tasks
+        if self.max_concurrent_activities is not None:
+            options["max_concurrent_activities"] = self.max_concurrent_activities
+        if self.max_cached_workflows is not None:
+            options["max_cached_workflows"] = self.max_cached_workflows
+        return options
+
+
 def build_worker(
     client: Client,
     pool: asyncpg.Pool,
@@ -70,6 +111,7 @@ def build_worker(
     approval_secret: bytes | None = None,
     integrations: Integrations | None = None,
     canary_url: str | None = None,
+    tuning: WorkerTuning | None = None,
 ) -> Worker:
     """A worker for both workflows and all activities on ``task_queue``.
 
@@ -88,4 +130,5 @@ def build_worker(
         ),
         interceptors=[ApprovalTokenInterceptor(approval_secret), ActivityHeartbeatInterceptor()],
         workflow_runner=RecordedOrderRunner(),
+        **(tuning or WorkerTuning(graceful_shutdown=timedelta(0))).worker_options(),
     )
