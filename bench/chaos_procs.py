@@ -154,6 +154,13 @@ class Service:
         if self._signal_group(signal.SIGKILL):
             await self.wait_exit(30)
 
+    async def terminate(self, timeout: float) -> int | None:
+        """SIGTERM to the group; the exit code once the process has exited, None if it still runs at ``timeout``."""
+        if not self._signal_group(signal.SIGTERM):
+            return self.exit_code()
+        await self.wait_exit(timeout)
+        return self.exit_code()
+
     def stop(self, grace: float = STOP_GRACE_S) -> None:
         """SIGTERM to the group, SIGKILL after ``grace`` seconds (blocking: used on every way out)."""
         if not self._signal_group(signal.SIGTERM):
