@@ -11,6 +11,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.metrics import adapter_call
 from db import resources_repo
 from db.queries import sql
 from db.resources_repo import resource_expiry, resource_spec
@@ -103,7 +104,8 @@ class ProvisioningActivities:
     @activity.defn(name="provision")
     async def provision(self, inp: ProvisionInput) -> Resource:
         """Provision (idempotently) an environment."""
-        resource = await self._provisioner.provision(inp)
+        with adapter_call(self._provisioner, "provision"):
+            resource = await self._provisioner.provision(inp)
         if self._ledger is not None:
             # after the provisioner: a failure here retries the activity, and provisioning again is idempotent;
             # the built-in provisioner has written the row already, and its cost still reaches the report rollups
@@ -116,7 +118,8 @@ class ProvisioningActivities:
     @activity.defn(name="deprovision")
     async def deprovision(self, inp: DeprovisionInput) -> Resource:
         """Deprovision an environment."""
-        resource = await self._provisioner.deprovision(inp)
+        with adapter_call(self._provisioner, "deprovision"):
+            resource = await self._provisioner.deprovision(inp)
         if self._ledger is not None:
             await resources_repo.mark_deprovisioned(self._ledger, inp.ref)
         activity.logger.info("deprovisioned", extra={"ref": resource.ref})
@@ -125,7 +128,8 @@ class ProvisioningActivities:
     @activity.defn(name="renew_resource")
     async def renew_resource(self, inp: RenewInput) -> Resource:
         """Extend an environment's time to live."""
-        resource = await self._provisioner.renew(inp)
+        with adapter_call(self._provisioner, "renew"):
+            resource = await self._provisioner.renew(inp)
         activity.logger.info("renewed", extra={"ref": resource.ref, "ttl_seconds": inp.ttl_seconds})
         return resource
 
@@ -142,14 +146,16 @@ class ProvisioningActivities:
                 return False
             healthy = response.is_success
         else:
-            healthy = (await self._provisioner.status(inp.ref)).status in {"ready", "live"}
+            with adapter_call(self._provisioner, "status"):
+                healthy = (await self._provisioner.status(inp.ref)).status in {"ready", "live"}
         activity.logger.info("canary health check", extra={"ref": inp.ref, "healthy": healthy})
         return healthy
 
     @activity.defn(name="promote_release")
     async def promote_release(self, inp: ResourceRef) -> Resource:
         """Promote the canary: the environment must still be ready; it then takes production traffic."""
-        resource = await self._provisioner.status(inp.ref)
+        with adapter_call(self._provisioner, "status"):
+            resource = await self._provisioner.status(inp.ref)
         if resource.status not in {"ready", "live"}:
             msg = f"environment {inp.ref} is {resource.status}, not ready to promote"
             raise ApplicationError(msg, type="PromotionFailed", non_retryable=True)

@@ -9,6 +9,7 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.metrics import adapter_call
 from db.queries import sql
 from schemas.integrations import CloseTicketInput, OpenTicketInput, ResourceRef, Ticket
 
@@ -89,18 +90,21 @@ class TicketingActivities:
     @activity.defn(name="open_ticket")
     async def open_ticket(self, inp: OpenTicketInput) -> Ticket:
         """Open (idempotently) a ticket."""
-        ticket = await self._system.open(inp)
+        with adapter_call(self._system, "open"):
+            ticket = await self._system.open(inp)
         activity.logger.info("ticket opened", extra={"ref": ticket.ref, "kind": inp.kind})
         return ticket
 
     @activity.defn(name="get_ticket")
     async def get_ticket(self, inp: ResourceRef) -> Ticket:
         """Read a ticket's state (the polling fallback when no webhook arrives)."""
-        return await self._system.get(inp.ref)
+        with adapter_call(self._system, "get"):
+            return await self._system.get(inp.ref)
 
     @activity.defn(name="close_ticket")
     async def close_ticket(self, inp: CloseTicketInput) -> Ticket:
         """Close a ticket with an outcome."""
-        ticket = await self._system.close(inp)
+        with adapter_call(self._system, "close"):
+            ticket = await self._system.close(inp)
         activity.logger.info("ticket closed", extra={"ref": ticket.ref, "outcome": inp.outcome})
         return ticket

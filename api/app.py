@@ -11,10 +11,12 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.runtime import Runtime
 
 from api.context import ApiContext
 from api.errors import COMMON_RESPONSES
 from api.guards import BodyLimit
+from api.http_metrics import HttpMetrics
 from api.openapi import install as install_openapi
 from api.routes import actions, auth, dashboard, health, initiatives, reports, taxonomy, ticket_events
 from db.pool import UNAVAILABLE
@@ -70,8 +72,10 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(auth.router)
     install_openapi(app)
 
-    # Outermost: a body over the limit is refused before authentication or any parsing.
+    # A body over the limit is refused before authentication or any parsing.
     app.add_middleware(BodyLimit, limit=ctx.max_body_bytes)
+    # Outermost: every answer is counted, the 413s above included.
+    app.add_middleware(HttpMetrics, meter=(ctx.client.service_client.config.runtime or Runtime.default()).metric_meter)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -257,6 +257,7 @@ async def _run_worker(settings: Settings) -> int:
     from worker.dev import install_stop_handlers
     from worker.heartbeat import heartbeat
     from worker.tamper import tamper_watch
+    from worker.telemetry import metrics_runtime
     from worker.temporal_client import connect_client
     from worker.wiring import WorkerTuning, build_worker
 
@@ -266,7 +267,10 @@ async def _run_worker(settings: Settings) -> int:
     pool = await create_pool(settings.database_dsn(), max_size=settings.database_pool_size)
     try:
         client = await connect_client(
-            settings.require_temporal_address(), settings.temporal_namespace, settings.temporal_token()
+            settings.require_temporal_address(),
+            settings.temporal_namespace,
+            settings.temporal_token(),
+            metrics_runtime(settings.metrics_address),
         )
         integrations = build_integrations(settings, pool)
         worker = build_worker(
@@ -295,6 +299,7 @@ async def _run_api(settings: Settings) -> int:
     from db.pool import create_pool
     from worker.dev import install_stop_handlers
     from worker.services import build_api_server
+    from worker.telemetry import metrics_runtime
     from worker.temporal_client import connect_client
 
     if settings.principals_file is None:
@@ -305,7 +310,10 @@ async def _run_api(settings: Settings) -> int:
     pool = await create_pool(settings.database_dsn(), max_size=settings.database_pool_size)
     try:
         client = await connect_client(
-            settings.require_temporal_address(), settings.temporal_namespace, settings.temporal_token()
+            settings.require_temporal_address(),
+            settings.temporal_namespace,
+            settings.temporal_token(),
+            metrics_runtime(settings.metrics_address),
         )
         server = build_api_server(settings, client, pool, settings.principals_file)
         task = asyncio.create_task(server.serve())

@@ -16,6 +16,7 @@ import asyncpg
 import structlog
 from pydantic import SecretStr
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
@@ -28,6 +29,7 @@ from worker.heartbeat import heartbeat
 from worker.services import QuietSignalServer, build_api_server
 from worker.settings import Settings
 from worker.tamper import tamper_watch
+from worker.telemetry import metrics_runtime
 from worker.temporal_client import connect_client
 from worker.wiring import build_worker
 
@@ -61,13 +63,15 @@ def install_stop_handlers(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, _on_signal, sig)
 
 
-async def connect_with_retry(address: str, namespace: str, timeout: float = 30, api_key: str | None = None) -> Client:
+async def connect_with_retry(
+    address: str, namespace: str, timeout: float = 30, api_key: str | None = None, runtime: Runtime | None = None
+) -> Client:
     """Connect to Temporal, retrying while a freshly started server finishes booting."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         try:
-            return await connect_client(address, namespace, api_key)
+            return await connect_client(address, namespace, api_key, runtime)
         except (RPCError, RuntimeError, OSError):
             if loop.time() > deadline:
                 raise
@@ -181,7 +185,12 @@ async def run_dev(settings: Settings, opts: DevOptions) -> int:
             log.info("migrations applied", migrations=applied)
         pool: asyncpg.Pool = await create_pool(dsn)
         try:
-            client = await connect_with_retry(address, settings.temporal_namespace, api_key=settings.temporal_token())
+            client = await connect_with_retry(
+                address,
+                settings.temporal_namespace,
+                api_key=settings.temporal_token(),
+                runtime=metrics_runtime(settings.metrics_address),
+            )
             integrations = build_integrations(settings, pool)
             worker = build_worker(
                 client,

@@ -9,6 +9,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverter, PayloadConverter
 from temporalio.exceptions import ApplicationError
+from temporalio.runtime import Runtime
 
 from schemas.contract import DECISION_REFUSED
 
@@ -37,9 +38,14 @@ DATA_CONVERTER: DataConverter = dataclasses.replace(
 )
 
 
-async def connect_client(address: str, namespace: str = "default", api_key: str | None = None) -> Client:
+async def connect_client(
+    address: str, namespace: str = "default", api_key: str | None = None, runtime: Runtime | None = None
+) -> Client:
     """A client that encodes pydantic models the same way the worker decodes them.
 
-    ``api_key`` is sent as ``Authorization: Bearer`` (a Temporal server with its JWT authorizer needs one).
+    ``api_key`` is sent as ``Authorization: Bearer`` (a Temporal server with its JWT authorizer needs one);
+    ``runtime`` carries the process's telemetry (``worker/telemetry.py``); None keeps the SDK's default.
     """
-    return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER, api_key=api_key)
+    return await Client.connect(
+        address, namespace=namespace, data_converter=DATA_CONVERTER, api_key=api_key, runtime=runtime
+    )

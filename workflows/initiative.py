@@ -109,7 +109,7 @@ class InitiativeWorkflow(InitiativeStages):
 
     @approve.validator
     def _validate_approve(self, inp: ApproveInput) -> None:
-        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_approve(self._gate(), inp))
+        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_approve(self._gate(), inp), inp)
 
     @workflow.update(
         description="Reject at the current gate; ends the initiative. Payload: approver, role, reason_code"
@@ -136,7 +136,7 @@ class InitiativeWorkflow(InitiativeStages):
 
     @reject.validator
     def _validate_reject(self, inp: RejectInput) -> None:
-        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_reject(self._gate(), inp))
+        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_reject(self._gate(), inp), inp)
 
     @workflow.update(
         description="Send the initiative back one stage with a reason. Payload: approver, role, reason_code, detail"
@@ -157,7 +157,9 @@ class InitiativeWorkflow(InitiativeStages):
 
     @request_changes.validator
     def _validate_request_changes(self, inp: RequestChangesInput) -> None:
-        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_request_changes(self._gate(), inp))
+        refuse(
+            gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_request_changes(self._gate(), inp), inp
+        )
 
     @workflow.update(description="Submit PoC results (metrics against the intake criteria). Payload: actor, metrics")
     async def submit_poc_results(self, inp: SubmitPocResultsInput) -> InitiativeStatusView:
@@ -190,7 +192,8 @@ class InitiativeWorkflow(InitiativeStages):
             gates.refuse_payload(inp)
             or self._ending_refusal()
             or gates.refuse_team_actor(self._gate(), inp.actor, "submit_poc_results", signed=inp.token is not None)
-            or gates.refuse_poc_results(self._gate(), inp)
+            or gates.refuse_poc_results(self._gate(), inp),
+            inp,
         )
 
     # ------------------------------------------------------------------ findings
@@ -222,7 +225,7 @@ class InitiativeWorkflow(InitiativeStages):
 
     @waive_finding.validator
     def _validate_waive(self, inp: WaiveFindingInput) -> None:
-        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_waive(self._gate(), inp))
+        refuse(gates.refuse_payload(inp) or self._ending_refusal() or gates.refuse_waive(self._gate(), inp), inp)
 
     @workflow.update(
         description="Mark an assessment finding resolved, with evidence. Payload: actor, finding_id, evidence"
@@ -248,7 +251,8 @@ class InitiativeWorkflow(InitiativeStages):
             gates.refuse_payload(inp)
             or self._ending_refusal()
             or gates.refuse_team_actor(self._gate(), inp.actor, "resolve_finding", signed=inp.token is not None)
-            or gates.refuse_resolve(self._gate(), inp)
+            or gates.refuse_resolve(self._gate(), inp),
+            inp,
         )
 
     # ------------------------------------------------------------------ team and lifecycle
@@ -274,7 +278,8 @@ class InitiativeWorkflow(InitiativeStages):
             gates.refuse_payload(inp)
             or self._ending_refusal()
             or gates.refuse_team_actor(self._gate(), inp.actor, "report_blocker", signed=inp.token is not None)
-            or gates.refuse_blocker(self._gate(), inp)
+            or gates.refuse_blocker(self._gate(), inp),
+            inp,
         )
 
     @workflow.update(
@@ -300,7 +305,8 @@ class InitiativeWorkflow(InitiativeStages):
             gates.refuse_payload(inp)
             or self._ending_refusal()
             or gates.refuse_team_actor(self._gate(), inp.actor, "hold", signed=inp.token is not None)
-            or gates.refuse_hold(self._gate(), inp)
+            or gates.refuse_hold(self._gate(), inp),
+            inp,
         )
 
     @workflow.update(description="Resume a held initiative; the SLA clock restarts. Payload: actor, detail?")
@@ -325,7 +331,8 @@ class InitiativeWorkflow(InitiativeStages):
             gates.refuse_payload(inp)
             or self._ending_refusal()
             or gates.refuse_team_actor(self._gate(), inp.actor, "resume", signed=inp.token is not None)
-            or gates.refuse_resume(self._gate(), inp)
+            or gates.refuse_resume(self._gate(), inp),
+            inp,
         )
 
     @workflow.update(description="Scrap the initiative at any stage. Payload: actor, reason_code, detail")
@@ -341,7 +348,8 @@ class InitiativeWorkflow(InitiativeStages):
             gates.refuse_payload(inp)
             or self._ending_refusal()
             or gates.refuse_team_actor(self._gate(), inp.actor, "scrap", signed=inp.token is not None)
-            or gates.refuse_scrap(self._gate(), inp)
+            or gates.refuse_scrap(self._gate(), inp),
+            inp,
         )
 
     @workflow.query(description="The initiative's stage, status, awaiting roles, approvals and findings")

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.status import InitiativeStatusView, PocEvaluation, Stall
     from schemas.taxonomy import ReasonCode
     from workflows import activity_names as act
+    from workflows import metrics
     from workflows import search_attributes as sa
     from workflows.details import render_details
     from workflows.gates import GateContext
@@ -57,9 +58,11 @@ INTEGRATION_RETRY = RetryPolicy(
 SHORT = timedelta(seconds=30)
 
 
-def refuse(reason: str | None) -> None:
-    """Refuse an update with ``reason`` (shown to the caller without a stack trace)."""
+def refuse(reason: str | None, inp: object = None) -> None:
+    """Refuse an update with ``reason`` (shown to the caller without a stack trace), counting it."""
     if reason:
+        role = getattr(inp, "role", None)
+        metrics.count_refusal(str(role.value if hasattr(role, "value") else role) if role else None)
         raise ApplicationError(reason, type=DECISION_REFUSED, non_retryable=True)
 
 
@@ -274,6 +277,7 @@ class InitiativeBase:
         verified: bool = False,
     ) -> int:
         self._seq += 1
+        metrics.count_event(kind, (stage or self._stage).value, role, reason_code.value if reason_code else None)
         self._outbox.append(
             LifecycleEvent(
                 event_id=f"{self._workflow_id}/{self._seq}",
