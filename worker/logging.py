@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 from temporalio import workflow
 
 
-def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
+def _drop_console_only_fields(
+    logger: object, method: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """Drop uvicorn's ``color_message`` (its message again, with terminal colour codes)."""
+    del logger, method
+    event.pop("color_message", None)
+    return event
+
+
+def configure_logging(level: str = "INFO", fmt: str = "console", stream: TextIO | None = None) -> None:
     """Send every log line (ours, uvicorn's, Temporal's) through one structlog renderer."""
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -31,11 +42,17 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
         # JSON lines carry the traceback as structured data (otherwise "<traceback object at …>").
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            *([structlog.processors.dict_tracebacks] if fmt == "json" else []),
+            _drop_console_only_fields,
+            # The traceback as data, without the frames' local variables (they may hold secrets).
+            *(
+                [structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))]
+                if fmt == "json"
+                else []
+            ),
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
 
 from schemas.contract import DECISION_REFUSED
+from worker.request_id import RequestIdClientInterceptor
 
 
 class RefusalFailureConverter(DefaultFailureConverter):
@@ -47,5 +48,10 @@ async def connect_client(
     ``runtime`` carries the process's telemetry (``worker/telemetry.py``); None keeps the SDK's default.
     """
     return await Client.connect(
-        address, namespace=namespace, data_converter=DATA_CONVERTER, api_key=api_key, runtime=runtime
+        address,
+        namespace=namespace,
+        data_converter=DATA_CONVERTER,
+        api_key=api_key,
+        runtime=runtime,
+        interceptors=[RequestIdClientInterceptor()],
     )

@@ -20,6 +20,7 @@ from worker.activation_order import RecordedOrderRunner
 from worker.activity_heartbeat import ActivityHeartbeatInterceptor
 from worker.adapters import Integrations
 from worker.approval_interceptor import ApprovalTokenInterceptor
+from worker.request_id import RequestIdInterceptor
 from workflows.initiative import InitiativeWorkflow
 from workflows.rollout import RolloutWorkflow
 
@@ -62,7 +63,11 @@ def build_workflow_worker(
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
-        interceptors=[ApprovalTokenInterceptor(approval_secret), ActivityHeartbeatInterceptor()],
+        interceptors=[
+            ApprovalTokenInterceptor(approval_secret),
+            ActivityHeartbeatInterceptor(),
+            RequestIdInterceptor(),
+        ],
         workflow_runner=RecordedOrderRunner(),
     )
 
@@ -128,7 +133,11 @@ def build_worker(
             provisioner=integrations.provisioner if integrations else None,
             canary_url=canary_url,
         ),
-        interceptors=[ApprovalTokenInterceptor(approval_secret), ActivityHeartbeatInterceptor()],
+        interceptors=[
+            ApprovalTokenInterceptor(approval_secret),
+            ActivityHeartbeatInterceptor(),
+            RequestIdInterceptor(),
+        ],
         workflow_runner=RecordedOrderRunner(),
         **(tuning or WorkerTuning(graceful_shutdown=timedelta(0))).worker_options(),
     )
