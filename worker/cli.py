@@ -259,11 +259,13 @@ async def _run_worker(settings: Settings) -> int:
     from worker.tamper import tamper_watch
     from worker.telemetry import metrics_runtime
     from worker.temporal_client import connect_client
+    from worker.tracing import temporal_tracing, tracer_provider_from_env
     from worker.wiring import WorkerTuning, build_worker
 
     settings.require_verified_approvals()
     stop = asyncio.Event()
     install_stop_handlers(stop)
+    tracing = tracer_provider_from_env("worker")
     pool = await create_pool(settings.database_dsn(), max_size=settings.database_pool_size)
     try:
         client = await connect_client(
@@ -271,6 +273,7 @@ async def _run_worker(settings: Settings) -> int:
             settings.temporal_namespace,
             settings.temporal_token(),
             metrics_runtime(settings.metrics_address),
+            temporal_tracing(tracing),
         )
         integrations = build_integrations(settings, pool)
         worker = build_worker(
@@ -292,6 +295,8 @@ async def _run_worker(settings: Settings) -> int:
         await integrations.aclose()
     finally:
         await pool.close()
+        if tracing is not None:
+            tracing.shutdown()  # sends the spans still buffered
     return 0
 
 
@@ -301,12 +306,14 @@ async def _run_api(settings: Settings) -> int:
     from worker.services import build_api_server
     from worker.telemetry import metrics_runtime
     from worker.temporal_client import connect_client
+    from worker.tracing import temporal_tracing, tracer_provider_from_env
 
     if settings.principals_file is None:
         raise SystemExit("LIFTOFF_PRINCIPALS_FILE is not set")
     settings.require_verified_approvals()
     stop = asyncio.Event()
     install_stop_handlers(stop)
+    tracing = tracer_provider_from_env("api")
     pool = await create_pool(settings.database_dsn(), max_size=settings.database_pool_size)
     try:
         client = await connect_client(
@@ -314,14 +321,17 @@ async def _run_api(settings: Settings) -> int:
             settings.temporal_namespace,
             settings.temporal_token(),
             metrics_runtime(settings.metrics_address),
+            temporal_tracing(tracing),
         )
-        server = build_api_server(settings, client, pool, settings.principals_file)
+        server = build_api_server(settings, client, pool, settings.principals_file, tracing)
         task = asyncio.create_task(server.serve())
         await asyncio.wait({task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
         server.should_exit = True
         await task
     finally:
         await pool.close()
+        if tracing is not None:
+            tracing.shutdown()  # sends the spans still buffered
     return 0
 
 

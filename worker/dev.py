@@ -8,14 +8,14 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import structlog
 from pydantic import SecretStr
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 from temporalio.worker import Worker
@@ -31,6 +31,7 @@ from worker.settings import Settings
 from worker.tamper import tamper_watch
 from worker.telemetry import metrics_runtime
 from worker.temporal_client import connect_client
+from worker.tracing import temporal_tracing, tracer_provider_from_env
 from worker.wiring import build_worker
 
 log = structlog.get_logger(__name__)
@@ -64,14 +65,19 @@ def install_stop_handlers(stop: asyncio.Event) -> None:
 
 
 async def connect_with_retry(
-    address: str, namespace: str, timeout: float = 30, api_key: str | None = None, runtime: Runtime | None = None
+    address: str,
+    namespace: str,
+    timeout: float = 30,
+    api_key: str | None = None,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client:
     """Connect to Temporal, retrying while a freshly started server finishes booting."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         try:
-            return await connect_client(address, namespace, api_key, runtime)
+            return await connect_client(address, namespace, api_key, runtime, interceptors)
         except (RPCError, RuntimeError, OSError):
             if loop.time() > deadline:
                 raise
@@ -184,12 +190,14 @@ async def run_dev(settings: Settings, opts: DevOptions) -> int:
         if applied:
             log.info("migrations applied", migrations=applied)
         pool: asyncpg.Pool = await create_pool(dsn)
+        tracing = tracer_provider_from_env("dev")
         try:
             client = await connect_with_retry(
                 address,
                 settings.temporal_namespace,
                 api_key=settings.temporal_token(),
                 runtime=metrics_runtime(settings.metrics_address),
+                interceptors=temporal_tracing(tracing),
             )
             integrations = build_integrations(settings, pool)
             worker = build_worker(
@@ -200,7 +208,7 @@ async def run_dev(settings: Settings, opts: DevOptions) -> int:
                 integrations=integrations,
                 canary_url=settings.canary_url,
             )
-            server = build_api_server(settings, client, pool, principals_file)
+            server = build_api_server(settings, client, pool, principals_file, tracing)
             async with heartbeat(pool, settings.task_queue), tamper_watch(client, pool):
                 code = await _serve(
                     worker, server, stop, banner=lambda: _banner(settings, opts, tokens, time.perf_counter() - started)
@@ -208,5 +216,7 @@ async def run_dev(settings: Settings, opts: DevOptions) -> int:
             await integrations.aclose()
         finally:
             await pool.close()
+            if tracing is not None:
+                tracing.shutdown()
     print("liftoff stopped.", file=sys.stderr, flush=True)
     return code

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import asyncpg
 import uvicorn
+from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 
 from api.app import create_app
@@ -17,6 +18,7 @@ from api.oidc import OidcVerifier
 from api.principals import Directory
 from schemas.policy_file import load_policy
 from worker.settings import Settings
+from worker.tracing import trace_api
 
 
 class QuietSignalServer(uvicorn.Server):
@@ -29,7 +31,11 @@ class QuietSignalServer(uvicorn.Server):
 
 
 def build_api_server(
-    settings: Settings, client: Client, pool: asyncpg.Pool, principals_file: Path
+    settings: Settings,
+    client: Client,
+    pool: asyncpg.Pool,
+    principals_file: Path,
+    tracing: TracerProvider | None = None,
 ) -> QuietSignalServer:
     """The API app wrapped in a uvicorn server, ready to ``serve()``."""
     ctx = ApiContext(
@@ -59,8 +65,10 @@ def build_api_server(
             if secret is not None
         },
     )
+    app = create_app(ctx)
+    trace_api(app, tracing)
     config = uvicorn.Config(
-        create_app(ctx),
+        app,
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import temporalio.api.failure.v1
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverter, PayloadConverter
 from temporalio.exceptions import ApplicationError
@@ -40,12 +41,18 @@ DATA_CONVERTER: DataConverter = dataclasses.replace(
 
 
 async def connect_client(
-    address: str, namespace: str = "default", api_key: str | None = None, runtime: Runtime | None = None
+    address: str,
+    namespace: str = "default",
+    api_key: str | None = None,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client:
     """A client that encodes pydantic models the same way the worker decodes them.
 
     ``api_key`` is sent as ``Authorization: Bearer`` (a Temporal server with its JWT authorizer needs one);
     ``runtime`` carries the process's telemetry (``worker/telemetry.py``); None keeps the SDK's default.
+    ``interceptors`` come after the request-id one (tracing: ``worker/tracing.py``); a worker built from the
+    client uses those that are worker interceptors too.
     """
     return await Client.connect(
         address,
@@ -53,5 +60,5 @@ async def connect_client(
         data_converter=DATA_CONVERTER,
         api_key=api_key,
         runtime=runtime,
-        interceptors=[RequestIdClientInterceptor()],
+        interceptors=[RequestIdClientInterceptor(), *interceptors],
     )
