@@ -257,7 +257,7 @@ async def _run_worker(settings: Settings) -> int:
     from worker.dev import install_stop_handlers
     from worker.heartbeat import heartbeat
     from worker.tamper import tamper_watch
-    from worker.telemetry import metrics_runtime
+    from worker.telemetry import process_runtime
     from worker.temporal_client import connect_client
     from worker.tracing import temporal_tracing, tracer_provider_from_env
     from worker.wiring import WorkerTuning, build_worker
@@ -272,7 +272,7 @@ async def _run_worker(settings: Settings) -> int:
             settings.require_temporal_address(),
             settings.temporal_namespace,
             settings.temporal_token(),
-            metrics_runtime(settings.metrics_address),
+            process_runtime(settings.metrics_address),
             temporal_tracing(tracing),
         )
         integrations = build_integrations(settings, pool)
@@ -304,7 +304,7 @@ async def _run_api(settings: Settings) -> int:
     from db.pool import create_pool
     from worker.dev import install_stop_handlers
     from worker.services import build_api_server
-    from worker.telemetry import metrics_runtime
+    from worker.telemetry import process_runtime
     from worker.temporal_client import connect_client
     from worker.tracing import temporal_tracing, tracer_provider_from_env
 
@@ -320,7 +320,7 @@ async def _run_api(settings: Settings) -> int:
             settings.require_temporal_address(),
             settings.temporal_namespace,
             settings.temporal_token(),
-            metrics_runtime(settings.metrics_address),
+            process_runtime(settings.metrics_address),
             temporal_tracing(tracing),
         )
         server = build_api_server(settings, client, pool, settings.principals_file, tracing)

@@ -29,7 +29,7 @@ from worker.heartbeat import heartbeat
 from worker.services import QuietSignalServer, build_api_server
 from worker.settings import Settings
 from worker.tamper import tamper_watch
-from worker.telemetry import metrics_runtime
+from worker.telemetry import process_runtime
 from worker.temporal_client import connect_client
 from worker.tracing import temporal_tracing, tracer_provider_from_env
 from worker.wiring import build_worker
@@ -57,7 +57,7 @@ def install_stop_handlers(stop: asyncio.Event) -> None:
         if stop.is_set():
             loop.remove_signal_handler(sig)
             return
-        print(f"\n{sig.name} received, stopping …", file=sys.stderr, flush=True)
+        log.info("stopping", signal=sig.name)
         stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -196,7 +196,7 @@ async def run_dev(settings: Settings, opts: DevOptions) -> int:
                 address,
                 settings.temporal_namespace,
                 api_key=settings.temporal_token(),
-                runtime=metrics_runtime(settings.metrics_address),
+                runtime=process_runtime(settings.metrics_address),
                 interceptors=temporal_tracing(tracing),
             )
             integrations = build_integrations(settings, pool)

@@ -21,7 +21,7 @@ from bench.chaos_procs import free_port
 from schemas.policy import Policy
 from tests.api.conftest import auth, submission
 from worker.heartbeat import heartbeat
-from worker.telemetry import metrics_runtime
+from worker.telemetry import process_runtime
 from worker.temporal_client import connect_client
 from worker.wiring import WorkerTuning, build_worker
 
@@ -45,7 +45,7 @@ async def test_metrics_move_with_an_initiative_and_replay_does_not_count_twice(
     client: Client, pool: asyncpg.Pool, policy: Policy, directory: Directory
 ) -> None:
     port = free_port()
-    runtime = metrics_runtime(f"127.0.0.1:{port}")
+    runtime = process_runtime(f"127.0.0.1:{port}")
     measured = await connect_client(client.service_client.config.target_host, runtime=runtime)
     queue = f"metrics-{uuid.uuid4()}"
     ctx = ApiContext(

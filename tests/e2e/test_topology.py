@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 import re
@@ -84,6 +85,24 @@ async def _run_once(script: str, env: dict[str, str], log_path: Path, timeout: f
             await proc.wait()
             raise
     return code
+
+
+def _total(text: str, name: str) -> float:
+    """The sum of a metric's samples in Prometheus text."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith((name + "{", name + " ")))
+
+
+async def _scrape(port: int, timeout: float = 60) -> str:
+    """``/metrics`` of a process, waiting while it starts (the restarted worker may still be starting)."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as http:
+        while True:
+            try:
+                return (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
 
 
 class Driver:
@@ -218,9 +237,12 @@ async def test_the_compose_topology_runs_natively_survives_a_killed_worker_and_s
         }
         await migrate(settings, tmp_path / "migrate.log")
 
+        metrics_ports: dict[str, int] = {}
+
         def service(command: str, name: str) -> Service:
             made = liftoff_service(command, settings, tmp_path / f"{name}.log")
-            made.env = (made.env or {}) | extra
+            metrics_ports[name] = free_port()
+            made.env = (made.env or {}) | extra | {"LIFTOFF_METRICS_ADDRESS": f"127.0.0.1:{metrics_ports[name]}"}
             made.name = name
             services.append(made)
             return made
@@ -250,6 +272,15 @@ async def test_the_compose_topology_runs_natively_survives_a_killed_worker_and_s
             assert read_model == INITIATIVES
             assert counts == {(i, k): 1 for i in driver.ids for k in ("submitted", "production")}
 
+            # Each process serves Prometheus text: the SDK's series and liftoff's, counting what happened.
+            texts = {name: await _scrape(port) for name, port in metrics_ports.items()}
+            worker_text = texts["worker-1"] + texts["worker-2"]
+            assert "temporal_workflow_task_execution_latency" in worker_text
+            assert _total(worker_text, "liftoff_production_total") >= 1  # worker-1 restarted: counts since then
+            assert _total(worker_text, "liftoff_stage_transitions_total") > 0
+            assert "temporal_request" in texts["api"]
+            assert _total(texts["api"], "liftoff_http_requests_total") >= INITIATIVES * 7
+
             # SIGTERM: both workers stop cleanly. A decision then waits for a worker; the API, told to
             # stop while it waits, answers it (applied, 200) before exiting once a worker is back.
             last = await driver.submit(INITIATIVES)
@@ -272,6 +303,12 @@ async def test_the_compose_topology_runs_natively_survives_a_killed_worker_and_s
             assert approved.json()["stage"] == "poc"
             assert await stopping == 0
             assert await workers[1].terminate(GRACE_S + 10) == 0
+
+        # LIFTOFF_LOG_FORMAT=json: every line the processes wrote is a JSON object (the SDK core's too)
+        for name in ("worker-1", "worker-2", "api"):
+            for line in (tmp_path / f"{name}.log").read_text().splitlines():
+                if line and not line.startswith("=== chaos harness"):  # the harness's own start marker
+                    assert isinstance(json.loads(line), dict), (name, line)
     finally:
         for process in reversed(services):
             process.stop()
