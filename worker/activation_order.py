@@ -34,7 +34,7 @@ import structlog
 from temporalio.bridge.proto.workflow_activation import RemoveFromCache, WorkflowActivation, WorkflowActivationJob
 from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
 from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails, WorkflowRunner
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from workflows.patches import ACTIVATION_ORDER
 
@@ -151,11 +151,20 @@ class _OrderedInstance(WorkflowInstance):
         return self._inner.get_thread_id()
 
 
+#: What the sandbox lets through unchecked: liftoff's models (``schemas``: pydantic classes, identical
+#: inside and outside, no logic that could be non-deterministic) and the SDK's defaults (the standard
+#: library's safe parts, temporalio). Everything in ``workflows/`` is imported inside the sandbox, so a
+#: ``datetime.now()`` or a random number there fails the workflow task instead of slipping through.
+SANDBOX_RESTRICTIONS = SandboxRestrictions.default.with_passthrough_modules(
+    "schemas", "pydantic", "pydantic_core", "yaml"
+)
+
+
 class RecordedOrderRunner(WorkflowRunner):
     """A workflow runner (sandboxed by default) whose instances apply jobs in the fixed order."""
 
     def __init__(self, inner: WorkflowRunner | None = None, *, remember: int = 10_000) -> None:
-        self._inner = inner or SandboxedWorkflowRunner()
+        self._inner = inner or SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS)
         self._remember = remember
         self._splits: collections.OrderedDict[str, set[int]] = collections.OrderedDict()
         self._lock = threading.Lock()  # activations of different runs use different threads

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
+with workflow.unsafe.imports_passed_through():  # models only: liftoff's logic is imported below, sandboxed
     from schemas.decisions import (
         Approval,
         ApproveInput,
@@ -33,10 +33,11 @@ with workflow.unsafe.imports_passed_through():
     from schemas.stages import Stage
     from schemas.status import InitiativeStatusView, PocEvaluation
     from schemas.taxonomy import ReasonCode
-    from workflows import gates, patches
-    from workflows import search_attributes as sa
-    from workflows.initiative_base import refuse
-    from workflows.initiative_stages import InitiativeStages
+
+from workflows import gates, patches
+from workflows import search_attributes as sa
+from workflows.initiative_base import refuse
+from workflows.initiative_stages import InitiativeStages
 
 
 @workflow.defn(name="InitiativeWorkflow")

@@ -13,7 +13,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
-with workflow.unsafe.imports_passed_through():
+with workflow.unsafe.imports_passed_through():  # models only: liftoff's logic is imported below, sandboxed
     from schemas.carried import CarriedState
     from schemas.contract import DECISION_REFUSED
     from schemas.decisions import Approval, Blocker, Hold
@@ -31,11 +31,12 @@ with workflow.unsafe.imports_passed_through():
     from schemas.stages import InitiativeStatus, Role, Stage
     from schemas.status import InitiativeStatusView, PocEvaluation, Stall
     from schemas.taxonomy import ReasonCode
-    from workflows import activity_names as act
-    from workflows import metrics
-    from workflows import search_attributes as sa
-    from workflows.details import render_details
-    from workflows.gates import GateContext
+
+from workflows import activity_names as act
+from workflows import metrics
+from workflows import search_attributes as sa
+from workflows.details import render_details
+from workflows.gates import GateContext
 
 #: Database writes retry while the database is down (about four hours: 1000 attempts at most 15 s apart),
 #: but not forever; data the database refuses fails at once (``EventsRejected``), never loops. The short

@@ -10,7 +10,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ChildWorkflowError
 
-with workflow.unsafe.imports_passed_through():
+with workflow.unsafe.imports_passed_through():  # models only: liftoff's logic is imported below, sandboxed
     from schemas.assessment import AssessInfrastructureInput, AssessInfrastructureResult
     from schemas.contract import ROLLOUT_WORKFLOW
     from schemas.events import EventKind
@@ -18,11 +18,12 @@ with workflow.unsafe.imports_passed_through():
     from schemas.stages import Stage, next_stage
     from schemas.status import Stall
     from schemas.taxonomy import ReasonCode
-    from workflows import activity_names as act
-    from workflows import patches
-    from workflows.gates import previous_stage
-    from workflows.initiative_base import INTEGRATION_RETRY, InitiativeBase
-    from workflows.stalls import Deadline, derive_stall_reason, next_deadline
+
+from workflows import activity_names as act
+from workflows import patches
+from workflows.gates import previous_stage
+from workflows.initiative_base import INTEGRATION_RETRY, InitiativeBase
+from workflows.stalls import Deadline, derive_stall_reason, next_deadline
 
 
 class InitiativeStages(InitiativeBase):

@@ -15,3 +15,6 @@ ROLLOUT_PROMOTE = "rollout-promote"
 ACTIVATION_ORDER = "activation-order"
 #: The initiative records who decided the rollout's change request (``change_decided`` event).
 CHANGE_DECIDED_EVENT = "change-decided-event"
+#: Polling decides a change ticket with ``schemas.change_states`` (the webhooks' vocabulary): "in progress"
+#: no longer counts as approved (``RolloutWorkflow``).
+CHANGE_VOCABULARY = "change-vocabulary"

@@ -15,7 +15,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-with workflow.unsafe.imports_passed_through():
+with workflow.unsafe.imports_passed_through():  # models only: liftoff's logic is imported below, sandboxed
+    from schemas.change_states import change_verdict
     from schemas.contract import DECISION_REFUSED
     from schemas.integrations import (
         ChangeDecided,
@@ -31,9 +32,10 @@ with workflow.unsafe.imports_passed_through():
         Ticket,
     )
     from schemas.taxonomy import ReasonCode
-    from workflows import activity_names as act
-    from workflows import patches
-    from workflows.gates import refuse_payload
+
+from workflows import activity_names as act
+from workflows import patches
+from workflows.gates import refuse_payload
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -62,8 +64,9 @@ def _reason_for(err: BaseException) -> ReasonCode:
     return ReasonCode.ROLLOUT_FAILED
 
 
-APPROVED_STATES = {"approved", "scheduled", "implement", "in_progress", "in progress", "done", "closed"}
-REJECTED_STATES = {"rejected", "cancelled", "canceled", "won't do", "wont_do", "declined", "failed"}
+#: Before ``patches.CHANGE_VOCABULARY``: polling counted "in progress" as approved (the webhook never did).
+LEGACY_APPROVED = {"approved", "scheduled", "implement", "in_progress", "in progress", "done", "closed"}
+LEGACY_REJECTED = {"rejected", "cancelled", "canceled", "won't do", "wont_do", "declined", "failed"}
 
 
 @workflow.defn(name="RolloutWorkflow")
@@ -133,10 +136,12 @@ class RolloutWorkflow:
                     retry_policy=RETRY,
                 )
                 state = ticket.status.lower()
-                if state in APPROVED_STATES:
-                    self._decision = ChangeDecisionInput(approved=True, actor="poll", detail=f"ticket {state}")
-                elif state in REJECTED_STATES:
-                    self._decision = ChangeDecisionInput(approved=False, actor="poll", detail=f"ticket {state}")
+                if workflow.patched(patches.CHANGE_VOCABULARY):
+                    verdict = change_verdict(state)  # the webhooks' vocabulary too
+                else:  # what runs started before it decided
+                    verdict = True if state in LEGACY_APPROVED else False if state in LEGACY_REJECTED else None
+                if verdict is not None:
+                    self._decision = ChangeDecisionInput(approved=verdict, actor="poll", detail=f"ticket {state}")
         self._awaiting_change = False
         if not self._decision.approved:
             msg = f"change request {ref} rejected by {self._decision.actor}: {self._decision.detail}"

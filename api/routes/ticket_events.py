@@ -35,6 +35,7 @@ from api.temporal_errors import temporal_call
 from api.tokens import signed
 from db import webhooks_repo
 from db.storable import storable_text
+from schemas.change_states import change_verdict
 from schemas.contract import CHANGE_DECISION
 from schemas.integrations import ChangeDecisionInput
 from schemas.status import InitiativeStatusView
@@ -49,9 +50,6 @@ _RESPONSES = problems(
         409: "Not the rollout's change ticket, a stale delivery, or a decision the rollout refused",
     }
 )
-
-APPROVED = {"approved", "scheduled", "implement", "done"}
-REJECTED = {"rejected", "declined", "won't do", "wont do", "cancelled", "canceled"}
 
 
 class EventOutcome(BaseModel):
@@ -153,7 +151,8 @@ async def _record(ctx: ApiContext, initiative_id: str, system: str, ref: str, st
 
 async def _apply(ctx: ApiContext, initiative_id: str, system: str, kind: str, ref: str, state: str) -> EventOutcome:
     ref, state = storable_text(ref)[:200], storable_text(state).lower()[:100]
-    approved, rejected = state in APPROVED, state in REJECTED
+    verdict = change_verdict(state)
+    approved, rejected = verdict is True, verdict is False
     view = await _status(ctx, initiative_id)
     if kind == "change" and (approved or rejected) and view.rollout_workflow_id:
         rollout = ctx.client.get_workflow_handle(view.rollout_workflow_id)
