@@ -11,7 +11,7 @@ from db.queries import sql
 from db.rows import EventRow
 from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, RecordEventInput, RecordEventsInput
 from schemas.stages import Stage
-from schemas.taxonomy import family_of
+from schemas.taxonomy import ReasonCode, family_of
 
 
 async def _upsert_snapshot(conn: Conn, snap: InitiativeSnapshot, seq: int, at: datetime) -> None:
@@ -167,3 +167,29 @@ async def list_events(conn: Conn, initiative_id: str) -> list[EventRow]:
     """Every event of an initiative in the order it happened."""
     rows = await conn.fetch(sql("list_events"), initiative_id)
     return [EventRow.model_validate(dict(r)) for r in rows]
+
+
+async def record_ticket_update(
+    conn: Conn,
+    *,
+    event_id: str,
+    initiative_id: str,
+    system: str,
+    ref: str,
+    state: str,
+    rejected: bool,
+    at: datetime,
+) -> bool:
+    """Record that ``system``'s ticket ``ref`` is now ``state`` (a rejection carries ``CHANGE_REJECTED``)."""
+    status = await conn.execute(
+        sql("insert_ticket_update"),
+        event_id,
+        system,
+        ReasonCode.CHANGE_REJECTED.value if rejected else None,
+        family_of(ReasonCode.CHANGE_REJECTED).value if rejected else None,
+        f"{system} ticket {ref} is now {state}",
+        json.loads(json.dumps({"ticket": ref, "state": state})),
+        at,
+        initiative_id,
+    )
+    return status.endswith(" 1")

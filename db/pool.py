@@ -41,3 +41,8 @@ async def connect(dsn: str) -> asyncpg.Connection:
     conn: asyncpg.Connection = await asyncpg.connect(dsn)
     await _init_connection(conn)
     return conn
+
+
+async def ping(pool: asyncpg.Pool) -> None:
+    """Raise unless the database answers a trivial query."""
+    await pool.fetchval("SELECT 1")

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import structlog
 from fastapi import APIRouter, Header, HTTPException, status
@@ -26,8 +26,7 @@ from api import bodies
 from api.context import ApiContext, Caller, Ctx
 from api.errors import problems, unprocessable
 from api.principals import Principal
-from api.routes.initiatives import InitiativeId, handle_for
-from api.temporal_errors import temporal_call
+from api.temporal import InitiativeId, handle_for, live_status, temporal_call
 from api.tokens import signed, token_for
 from db import events_repo, initiatives_repo
 from db.pool import UNAVAILABLE
@@ -68,14 +67,6 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _query(ctx: ApiContext, initiative_id: str) -> InitiativeStatusView:
-    async with temporal_call(ctx.temporal_timeout, "reading the initiative's status", initiative_id):
-        view: InitiativeStatusView = await handle_for(ctx, initiative_id).query(
-            "status", result_type=InitiativeStatusView
-        )
-    return view
-
-
 def _require_role(principal: Principal, role: Role) -> None:
     if not principal.has(role):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"{principal.email} does not hold role {role.value}")
@@ -90,7 +81,7 @@ async def _require_team_or(ctx: ApiContext, principal: Principal, initiative_id:
         row = await initiatives_repo.get_initiative(ctx.pool, initiative_id)
     except UNAVAILABLE:
         row = None  # the database is down: the workflow knows the team as well
-    team = row.team if row is not None else (await _query(ctx, initiative_id)).team
+    team = row.team if row is not None else (await live_status(ctx, initiative_id)).team
     if not principal.in_team(team):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"{principal.email} is not on the initiative's team")
 
@@ -138,7 +129,7 @@ async def _send(
 ) -> InitiativeStatusView | JSONResponse:
     if ctx.approval_secret is not None:
         stage = getattr(payload, "stage", None)
-        stage_value = stage.value if stage is not None else (await _query(ctx, initiative_id)).stage.value
+        stage_value = stage.value if stage is not None else (await live_status(ctx, initiative_id)).stage.value
         payload = signed(ctx, initiative_id, update, role or "", stage_value, payload)
     handle = handle_for(ctx, initiative_id)
     update_id = _update_id(update, principal, idempotency_key)
@@ -181,11 +172,12 @@ async def _send(
         if err.status_code != status.HTTP_404_NOT_FOUND:
             raise
         # Either no such workflow, or it has finished: tell the two apart for the caller.
-        async with temporal_call(ctx.temporal_timeout, "reading the initiative's status", initiative_id):
-            try:
-                view = await handle.query("status", result_type=InitiativeStatusView)
-            except RPCError:
-                raise err from None
+        try:
+            view = await live_status(ctx, initiative_id)
+        except HTTPException as lookup:
+            if lookup.status_code == status.HTTP_404_NOT_FOUND:
+                raise err from None  # no such initiative
+            raise
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"initiative is already {view.stage.value}; no further decisions"
         ) from err
@@ -286,40 +278,160 @@ ACTIONS: dict[str, Action] = {
     ),
 }
 assert {a.update for a in ACTIONS.values()} == set(UPDATE_NAMES)
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Awaitable[Any]])
 
 
-def _endpoint(action: Action) -> Callable[..., Awaitable[InitiativeStatusView | JSONResponse]]:
-    async def endpoint(
-        initiative_id: InitiativeId,
-        body: Any,  # noqa: ANN401 - the action's body model, set below
-        principal: Caller,
-        ctx: Ctx,
-        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-    ) -> InitiativeStatusView | JSONResponse:
-        payload, role = action.build(body, principal.email)
-        if role is not None:
-            _require_role(principal, role)
-        else:
-            await _require_team_or(ctx, principal, initiative_id, *action.team_or)
-        return await _send(
-            ctx, initiative_id, action.update, payload, principal, role.value if role else None, idempotency_key
-        )
-
-    endpoint.__annotations__["body"] = action.body
-    endpoint.__name__ = action.update
-    endpoint.__doc__ = action.summary
-    return endpoint
+IdempotencyKey = Annotated[str | None, Header(max_length=200)]
 
 
-for _path, _action in ACTIONS.items():
-    router.add_api_route(
-        f"/{{initiative_id}}/{_path}",
-        _endpoint(_action),
-        methods=["POST"],
+async def _act(
+    path: str,
+    ctx: ApiContext,
+    initiative_id: str,
+    body: BaseModel,
+    principal: Principal,
+    idempotency_key: str | None,
+) -> InitiativeStatusView | JSONResponse:
+    """Check who may take the action, build its workflow payload and send it as the update."""
+    action = ACTIONS[path]
+    payload, role = action.build(body, principal.email)
+    if role is not None:
+        _require_role(principal, role)
+    else:
+        await _require_team_or(ctx, principal, initiative_id, *action.team_or)
+    return await _send(
+        ctx, initiative_id, action.update, payload, principal, role.value if role else None, idempotency_key
+    )
+
+
+def _route(path: str) -> Callable[[_Endpoint], _Endpoint]:
+    """``POST /{initiative_id}/<path>``, documented as every action is."""
+    return router.post(
+        f"/{{initiative_id}}/{path}",
         response_model=InitiativeStatusView,
         responses=_RESPONSES,
-        summary=_action.summary,
+        summary=ACTIONS[path].summary,
     )
+
+
+@_route("approve")
+async def approve(
+    initiative_id: InitiativeId,
+    body: bodies.ApproveBody,
+    principal: Caller,
+    ctx: Ctx,
+    idempotency_key: IdempotencyKey = None,
+) -> InitiativeStatusView | JSONResponse:
+    """Approve the current gate as one of your roles."""
+    return await _act("approve", ctx, initiative_id, body, principal, idempotency_key)
+
+
+@_route("reject")
+async def reject(
+    initiative_id: InitiativeId,
+    body: bodies.RejectBody,
+    principal: Caller,
+    ctx: Ctx,
+    idempotency_key: IdempotencyKey = None,
+) -> InitiativeStatusView | JSONResponse:
+    """Reject at the current gate (ends the initiative)."""
+    return await _act("reject", ctx, initiative_id, body, principal, idempotency_key)
+
+
+@_route("request-changes")
+async def request_changes(
+    initiative_id: InitiativeId,
+    body: bodies.RequestChangesBody,
+    principal: Caller,
+    ctx: Ctx,
+    idempotency_key: IdempotencyKey = None,
+) -> InitiativeStatusView | JSONResponse:
+    """Send the initiative back one stage."""
+    return await _act("request-changes", ctx, initiative_id, body, principal, idempotency_key)
+
+
+@_route("waive-finding")
+async def waive_finding(
+    initiative_id: InitiativeId,
+    body: bodies.WaiveFindingBody,
+    principal: Caller,
+    ctx: Ctx,
+    idempotency_key: IdempotencyKey = None,
+) -> InitiativeStatusView | JSONResponse:
+    """Waive a finding (role infrastructure)."""
+    return await _act("waive-finding", ctx, initiative_id, body, principal, idempotency_key)
+
+
+@_route("submit-poc-results")
+async def submit_poc_results(
+    initiative_id: InitiativeId,
+    body: bodies.SubmitPocResultsBody,
+    principal: Caller,
+    ctx: Ctx,
+    idempotency_key: IdempotencyKey = None,
+) -> InitiativeStatusView | JSONResponse:
+    """Submit PoC results (team)."""
+    return await _act("submit-poc-results", ctx, initiative_id, body, principal, idempotency_key)
+
+
+@_route("resolve-finding")
+async def resolve_finding(
+    initiative_id: InitiativeId,
+    body: bodies.ResolveFindingBody,
+    principal: Caller,
+    ctx: Ctx,
+    idempotency_key: IdempotencyKey = None,
+) -> InitiativeStatusView | JSONResponse:
+    """Resolve a finding with evidence (team)."""
+    return await _act("resolve-finding", ctx, initiative_id, body, principal, idempotency_key)
+
+
+@_route("report-blocker")
+async def report_blocker(
+    initiative_id: InitiativeId,
+    body: bodies.ReasonBody,
+    principal: Caller,
+    ctx: Ctx,
+    idempotency_key: IdempotencyKey = None,
+) -> InitiativeStatusView | JSONResponse:
+    """Report what blocks the team."""
+    return await _act("report-blocker", ctx, initiative_id, body, principal, idempotency_key)
+
+
+@_route("hold")
+async def hold(
+    initiative_id: InitiativeId,
+    body: bodies.ReasonBody,
+    principal: Caller,
+    ctx: Ctx,
+    idempotency_key: IdempotencyKey = None,
+) -> InitiativeStatusView | JSONResponse:
+    """Put the initiative on hold (team, portfolio or admin)."""
+    return await _act("hold", ctx, initiative_id, body, principal, idempotency_key)
+
+
+@_route("resume")
+async def resume(
+    initiative_id: InitiativeId,
+    body: bodies.ResumeBody,
+    principal: Caller,
+    ctx: Ctx,
+    idempotency_key: IdempotencyKey = None,
+) -> InitiativeStatusView | JSONResponse:
+    """Resume a held initiative (team, portfolio or admin)."""
+    return await _act("resume", ctx, initiative_id, body, principal, idempotency_key)
+
+
+@_route("scrap")
+async def scrap(
+    initiative_id: InitiativeId,
+    body: bodies.ScrapBody,
+    principal: Caller,
+    ctx: Ctx,
+    idempotency_key: IdempotencyKey = None,
+) -> InitiativeStatusView | JSONResponse:
+    """Scrap the initiative (team, portfolio or admin)."""
+    return await _act("scrap", ctx, initiative_id, body, principal, idempotency_key)
 
 
 # ---------------------------------------------------------------------------- approval tokens
@@ -360,7 +472,7 @@ async def approval_token(
     action = ACTIONS.get(update.replace("_", "-"))
     if action is None:
         raise unprocessable(f"unknown action {body.action!r}", loc=("body", "action"))
-    view = await _query(ctx, initiative_id)
+    view = await live_status(ctx, initiative_id)
     fields: dict[str, Any] = {**body.fields, "stage": view.stage.value}
     if body.role is not None:
         fields["role"] = body.role.value
@@ -399,7 +511,7 @@ async def _change_decision_token(
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"{principal.email} does not hold role {CHANGE_BOARD_ROLE.value}"
         )
-    view = await _query(ctx, initiative_id)
+    view = await live_status(ctx, initiative_id)
     if view.rollout_workflow_id is None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"initiative is at {view.stage.value}, not rolling out")
     decision = _validated(ChangeDecisionInput, {**body.fields, "actor": principal.email})

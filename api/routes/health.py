@@ -12,6 +12,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from api.context import ApiContext, Ctx
 from db import workers_repo
+from db.pool import ping
 
 router = APIRouter(tags=["health"])
 
@@ -24,7 +25,7 @@ async def healthz() -> dict[str, str]:
 
 async def _check_postgres(ctx: ApiContext) -> str:
     try:
-        await asyncio.wait_for(ctx.pool.fetchval("SELECT 1"), timeout=5)
+        await asyncio.wait_for(ping(ctx.pool), timeout=5)
     except Exception as err:  # noqa: BLE001 - any failure means "not ready"; the reason is reported
         return f"unreachable: {err}"
     return "ok"

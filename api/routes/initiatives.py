@@ -7,15 +7,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.context import ApiContext, Caller, Ctx
 from api.errors import problems, unprocessable
 from api.principals import Principal
-from api.temporal_errors import temporal_call
+from api.temporal import InitiativeId, LiveStatus, handle_for, live_status, temporal_call
 from api.views import EventList, EventView, InitiativeList, InitiativeSummary, SubmitResponse
 from db import events_repo, initiatives_repo
 from schemas.classification import RiskTier
@@ -29,7 +29,6 @@ from workflows import search_attributes as sa
 
 router = APIRouter(prefix="/v1/initiatives", tags=["initiatives"])
 
-InitiativeId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Initiative id")]
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d2c1e-8a53-4c8e-9a0e-1f5e2b7c4d10")
 
 
@@ -73,8 +72,7 @@ async def _replayed_submission(ctx: ApiContext, initiative_id: str, body: Submit
             kind="idempotency_key_reused",
         )
     try:
-        async with temporal_call(ctx.temporal_timeout, "reading the initiative's status", initiative_id):
-            view: InitiativeStatusView = await handle.query("status", result_type=InitiativeStatusView)
+        view = await live_status(ctx, initiative_id)
     except HTTPException:
         # The workflow cannot answer right now: its last published stage is still known.
         stage = description.typed_search_attributes.get(sa.INITIATIVE_STAGE) or Stage.PROPOSED.value
@@ -189,21 +187,12 @@ async def list_initiatives(
     return InitiativeList(items=items, limit=limit, offset=offset)
 
 
-def handle_for(ctx: ApiContext, initiative_id: str) -> WorkflowHandle[object, InitiativeStatusView]:
-    """The workflow handle of an initiative (no round trip)."""
-    return ctx.client.get_workflow_handle(workflow_id_for(initiative_id), result_type=InitiativeStatusView)
-
-
 _UNKNOWN = problems({404: "Unknown initiative"})
 
 
 @router.get("/{initiative_id}", response_model=InitiativeStatusView, responses=_UNKNOWN, summary="One initiative, live")
-async def get_initiative(initiative_id: InitiativeId, ctx: Ctx, _: Caller) -> InitiativeStatusView:
+async def get_initiative(_: Caller, view: LiveStatus) -> InitiativeStatusView:
     """The live status from the initiative's workflow (stage, awaiting roles, approvals, findings)."""
-    async with temporal_call(ctx.temporal_timeout, "reading the initiative's status", initiative_id):
-        view: InitiativeStatusView = await handle_for(ctx, initiative_id).query(
-            "status", result_type=InitiativeStatusView
-        )
     return view
 
 

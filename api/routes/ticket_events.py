@@ -30,16 +30,13 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from api.context import ApiContext, Ctx
 from api.errors import problems, unprocessable
-from api.routes.initiatives import handle_for
-from api.temporal_errors import temporal_call
+from api.temporal import live_status, temporal_call
 from api.tokens import signed
-from db import webhooks_repo
+from db import events_repo, webhooks_repo
 from db.storable import storable_text
 from schemas.change_states import change_verdict
 from schemas.contract import CHANGE_DECISION
 from schemas.integrations import ChangeDecisionInput
-from schemas.status import InitiativeStatusView
-from schemas.taxonomy import ReasonCode
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1/events", tags=["ticket events"])
@@ -124,36 +121,25 @@ def _secret(ctx: ApiContext, system: str) -> bytes:
     return secret
 
 
-async def _status(ctx: ApiContext, initiative_id: str) -> InitiativeStatusView:
-    async with temporal_call(ctx.temporal_timeout, "reading the initiative's status", initiative_id):
-        view: InitiativeStatusView = await handle_for(ctx, initiative_id).query(
-            "status", result_type=InitiativeStatusView
-        )
-    return view
-
-
 async def _record(ctx: ApiContext, initiative_id: str, system: str, ref: str, state: str, rejected: bool) -> None:
-    await ctx.pool.execute(
-        """INSERT INTO lifecycle_events (event_id, initiative_id, seq, kind, stage, actor, reason_code, reason_family,
-                                         detail, data, occurred_at, policy_version, verified)
-           SELECT $1, i.id, -1, 'ticket_updated', i.stage, $2, $3, $4, $5, $6, $7, i.policy_version, true
-           FROM initiatives i WHERE i.id = $8""",
-        f"ticket-{uuid.uuid4()}",
-        system,
-        ReasonCode.CHANGE_REJECTED.value if rejected else None,
-        "ORGANISATION" if rejected else None,
-        f"{system} ticket {ref} is now {state}",
-        {"ticket": ref, "state": state},
-        datetime.now(UTC),
-        initiative_id,
-    )
+    async with ctx.pool.acquire() as conn:
+        await events_repo.record_ticket_update(
+            conn,
+            event_id=f"ticket-{uuid.uuid4()}",
+            initiative_id=initiative_id,
+            system=system,
+            ref=ref,
+            state=state,
+            rejected=rejected,
+            at=datetime.now(UTC),
+        )
 
 
 async def _apply(ctx: ApiContext, initiative_id: str, system: str, kind: str, ref: str, state: str) -> EventOutcome:
     ref, state = storable_text(ref)[:200], storable_text(state).lower()[:100]
     verdict = change_verdict(state)
     approved, rejected = verdict is True, verdict is False
-    view = await _status(ctx, initiative_id)
+    view = await live_status(ctx, initiative_id)
     if kind == "change" and (approved or rejected) and view.rollout_workflow_id:
         rollout = ctx.client.get_workflow_handle(view.rollout_workflow_id)
         async with temporal_call(ctx.temporal_timeout, "reading the rollout's change ticket", initiative_id):

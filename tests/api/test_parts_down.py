@@ -20,7 +20,7 @@ from activities.events import EventActivities
 from api.app import create_app
 from api.context import ApiContext
 from api.principals import Directory
-from api.temporal_errors import translate
+from api.temporal import translate
 from db.pool import create_pool
 from schemas.events import RecordEventsInput
 from schemas.policy import Policy

@@ -11,15 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 import structlog
-from fastapi import HTTPException, status
+from fastapi import Depends, HTTPException, Path, status
 from temporalio.client import (
+    WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.service import RPCError, RPCStatusCode
+
+from api.context import ApiContext, Ctx
+from schemas.contract import workflow_id_for
+from schemas.status import InitiativeStatusView
 
 log = structlog.get_logger(__name__)
 
@@ -104,3 +110,29 @@ async def temporal_call(seconds: float, what: str, initiative_id: str | None = N
         answer = translate(err, initiative_id, seconds, what)
         assert answer is not None
         raise answer from err
+
+
+#: An initiative id in a path: what ``POST /v1/initiatives`` answers, nothing else reaches Temporal.
+InitiativeId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Initiative id")]
+
+
+def handle_for(ctx: ApiContext, initiative_id: str) -> WorkflowHandle[object, InitiativeStatusView]:
+    """The workflow handle of an initiative (no round trip)."""
+    return ctx.client.get_workflow_handle(workflow_id_for(initiative_id), result_type=InitiativeStatusView)
+
+
+async def live_status(ctx: ApiContext, initiative_id: str) -> InitiativeStatusView:
+    """The initiative's status from its workflow, with the failures mapped as above."""
+    async with temporal_call(ctx.temporal_timeout, "reading the initiative's status", initiative_id):
+        view: InitiativeStatusView = await handle_for(ctx, initiative_id).query(
+            "status", result_type=InitiativeStatusView
+        )
+    return view
+
+
+async def _current_status(initiative_id: InitiativeId, ctx: Ctx) -> InitiativeStatusView:
+    return await live_status(ctx, initiative_id)
+
+
+#: A route parameter holding the live status of the initiative named in the path.
+LiveStatus = Annotated[InitiativeStatusView, Depends(_current_status)]
