@@ -55,26 +55,3 @@ class EventRow(BaseModel):
     occurred_at: datetime
     policy_version: str
     verified: bool
-
-
-class TicketRow(BaseModel):
-    """A ticket of the built-in ticketing adapter."""
-
-    model_config = ConfigDict(frozen=True)
-
-    ref: str
-    system: str
-    status: str
-    kind: str
-
-
-class ResourceRow(BaseModel):
-    """A resource of the built-in provisioner."""
-
-    model_config = ConfigDict(frozen=True)
-
-    ref: str
-    provider: str
-    environment: str
-    status: str
-    cost_usd: float
