@@ -16,7 +16,6 @@ from temporalio.runtime import Runtime
 from api.context import ApiContext
 from api.errors import COMMON_RESPONSES
 from api.guards import BodyLimit
-from api.http_metrics import HttpMetrics
 from api.openapi import install as install_openapi
 from api.request_log import RequestLog
 from api.routes import actions, auth, dashboard, health, initiatives, reports, taxonomy, ticket_events
@@ -75,10 +74,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     # A body over the limit is refused before authentication or any parsing.
     app.add_middleware(BodyLimit, limit=ctx.max_body_bytes)
-    # Every answer is counted, the 413s above included.
-    app.add_middleware(HttpMetrics, meter=(ctx.client.service_client.config.runtime or Runtime.default()).metric_meter)
-    # Outermost: every request gets its id and its access-log line.
-    app.add_middleware(RequestLog)
+    # Outermost: every request gets its id, its access-log line and its metrics, the 413s above included.
+    app.add_middleware(RequestLog, meter=(ctx.client.service_client.config.runtime or Runtime.default()).metric_meter)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

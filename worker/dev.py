@@ -32,7 +32,7 @@ from worker.tamper import tamper_watch
 from worker.telemetry import process_runtime
 from worker.temporal_client import connect_client
 from worker.tracing import temporal_tracing, tracer_provider_from_env
-from worker.wiring import build_worker
+from worker.wiring import WorkerTuning, build_worker
 
 log = structlog.get_logger(__name__)
 
@@ -207,6 +207,7 @@ async def run_dev(settings: Settings, opts: DevOptions) -> int:
                 approval_secret=settings.approval_secret_bytes(),
                 integrations=integrations,
                 canary_url=settings.canary_url,
+                tuning=WorkerTuning.from_settings(settings),
             )
             server = build_api_server(settings, client, pool, principals_file, tracing)
             async with heartbeat(pool, settings.task_queue), tamper_watch(client, pool):

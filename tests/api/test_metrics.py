@@ -7,7 +7,6 @@ staying exact proves that replay does not count again.
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 
 import asyncpg
@@ -20,25 +19,11 @@ from api.principals import Directory
 from bench.chaos_procs import free_port
 from schemas.policy import Policy
 from tests.api.conftest import auth, submission
+from tests.prometheus import sample_sum
 from worker.heartbeat import heartbeat
 from worker.telemetry import process_runtime
 from worker.temporal_client import connect_client
 from worker.wiring import WorkerTuning, build_worker
-
-_SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][\w:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
-
-
-def _value(text: str, name: str, **labels: str) -> float:
-    """The sum of the samples of ``name`` whose labels include ``labels``."""
-    total = 0.0
-    for line in text.splitlines():
-        match = _SAMPLE.match(line)
-        if not match or match["name"] != name:
-            continue
-        found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match["labels"] or ""))
-        if all(found.get(k) == v for k, v in labels.items()):
-            total += float(match["value"])
-    return total
 
 
 async def test_metrics_move_with_an_initiative_and_replay_does_not_count_twice(
@@ -62,7 +47,7 @@ async def test_metrics_move_with_an_initiative_and_replay_does_not_count_twice(
         assert created.status_code == 201, created.text
         iid = created.json()["id"]
         before = (await scrape.get("/metrics")).text
-        assert _value(before, "liftoff_decisions_total", action="approve") == 0
+        assert sample_sum(before, "liftoff_decisions_total", action="approve") == 0
 
         approved = await api.post(
             f"/v1/initiatives/{iid}/approve", json={"role": "portfolio"}, headers=auth("paula@example.com")
@@ -81,18 +66,18 @@ async def test_metrics_move_with_an_initiative_and_replay_does_not_count_twice(
         await asyncio.sleep(0.5)  # the sandbox's provisioning activity runs after the update returns
         after = (await scrape.get("/metrics")).text
 
-    assert _value(after, "liftoff_decisions_total", action="approve", role="portfolio") == 1
-    assert _value(after, "liftoff_decisions_total", action="submit_poc_results", role="team") == 1
-    assert _value(after, "liftoff_refusals_total", action="approve", role="portfolio") == 1
-    assert _value(after, "liftoff_stage_transitions_total", stage="poc") == 1
-    assert _value(after, "liftoff_stage_transitions_total", stage="proposed") == 1
-    assert _value(after, "liftoff_adapter_calls_total", system="builtin", operation="provision") >= 1
-    assert _value(after, "liftoff_adapter_failures_total") == 0
+    assert sample_sum(after, "liftoff_decisions_total", action="approve", role="portfolio") == 1
+    assert sample_sum(after, "liftoff_decisions_total", action="submit_poc_results", role="team") == 1
+    assert sample_sum(after, "liftoff_refusals_total", action="approve", role="portfolio") == 1
+    assert sample_sum(after, "liftoff_stage_transitions_total", stage="poc") == 1
+    assert sample_sum(after, "liftoff_stage_transitions_total", stage="proposed") == 1
+    assert sample_sum(after, "liftoff_adapter_calls_total", system="builtin", operation="provision") >= 1
+    assert sample_sum(after, "liftoff_adapter_failures_total") == 0
     route = "/v1/initiatives/{initiative_id}/approve"
-    assert _value(after, "liftoff_http_requests_total", route=route, status="200") == 1
-    assert _value(after, "liftoff_http_requests_total", route=route, status="409") == 1
-    assert _value(after, "liftoff_http_request_seconds_count", route=route) == 2
+    assert sample_sum(after, "liftoff_http_requests_total", route=route, status="200") == 1
+    assert sample_sum(after, "liftoff_http_requests_total", route=route, status="409") == 1
+    assert sample_sum(after, "liftoff_http_request_seconds_count", route=route) == 2
     # the SDK's own: activities run, workflow tasks replayed, the (empty) sticky cache
-    assert _value(after, "temporal_activity_execution_latency_count", task_queue=queue) >= 2
-    assert _value(after, "temporal_workflow_task_replay_latency_count") >= 1  # nothing cached: tasks replayed
-    assert _value(after, "temporal_sticky_cache_size") == 0
+    assert sample_sum(after, "temporal_activity_execution_latency_count", task_queue=queue) >= 2
+    assert sample_sum(after, "temporal_workflow_task_replay_latency_count") >= 1  # nothing cached: tasks replayed
+    assert sample_sum(after, "temporal_sticky_cache_size") == 0

@@ -41,6 +41,7 @@ from bench.chaos_procs import (
     migrate,
     wait_ready,
 )
+from tests.prometheus import sample_sum
 from worker.demo import ensure_demo_principals
 from worker.embedded import TemporalDevServer, find_binary, wait_for_port
 from worker.temporal_client import connect_client
@@ -85,11 +86,6 @@ async def _run_once(script: str, env: dict[str, str], log_path: Path, timeout: f
             await proc.wait()
             raise
     return code
-
-
-def _total(text: str, name: str) -> float:
-    """The sum of a metric's samples in Prometheus text."""
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith((name + "{", name + " ")))
 
 
 async def _scrape(port: int, timeout: float = 60) -> str:
@@ -276,10 +272,10 @@ async def test_the_compose_topology_runs_natively_survives_a_killed_worker_and_s
             texts = {name: await _scrape(port) for name, port in metrics_ports.items()}
             worker_text = texts["worker-1"] + texts["worker-2"]
             assert "temporal_workflow_task_execution_latency" in worker_text
-            assert _total(worker_text, "liftoff_production_total") >= 1  # worker-1 restarted: counts since then
-            assert _total(worker_text, "liftoff_stage_transitions_total") > 0
+            assert sample_sum(worker_text, "liftoff_production_total") >= 1  # worker-1 restarted: counts since then
+            assert sample_sum(worker_text, "liftoff_stage_transitions_total") > 0
             assert "temporal_request" in texts["api"]
-            assert _total(texts["api"], "liftoff_http_requests_total") >= INITIATIVES * 7
+            assert sample_sum(texts["api"], "liftoff_http_requests_total") >= INITIATIVES * 7
 
             # SIGTERM: both workers stop cleanly. A decision then waits for a worker; the API, told to
             # stop while it waits, answers it (applied, 200) before exiting once a worker is back.
