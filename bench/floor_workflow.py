@@ -19,26 +19,35 @@ NOOP_ACTIVITY = "floor_noop"
 TIMEOUT = timedelta(seconds=30)
 
 
+#: In a plan, one activity call: ``a`` a regular activity, ``l`` a local activity.
+REGULAR, LOCAL = "a", "l"
+
+
 @dataclass
 class FloorPlan:
-    """Where the real workflow scheduled its activities, counted from one happy-path history.
+    """Where the real workflow called its activities, read from one happy-path history.
 
-    ``head``: before the first update is accepted. ``during[i]``: while update ``i`` is in flight (its
-    answer waits for them). ``after[i]``: after update ``i`` answered, before the next one (for the last
-    update: before the child starts). ``child``: activities of the child workflow. ``tail``: after the
-    child completed.
+    Each part is a string of calls in order (``a`` regular, ``l`` local). ``head``: before the first update
+    is accepted. ``during[i]``: while update ``i`` is in flight (its answer waits for them). ``after[i]``:
+    after update ``i`` answered, before the next one (for the last update: before the child starts).
+    ``child``: activities of the child workflow. ``tail``: after the child completed.
     """
 
-    head: int = 0
-    during: list[int] = field(default_factory=list)
-    after: list[int] = field(default_factory=list)
+    head: str = ""
+    during: list[str] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)
     child: int = 0
-    tail: int = 0
+    tail: str = ""
+
+    @property
+    def parent_calls(self) -> str:
+        """Every call the parent makes, in order."""
+        return self.head + "".join(self.during) + "".join(self.after) + self.tail
 
     @property
     def parent_activities(self) -> int:
-        """Activities the parent schedules."""
-        return self.head + sum(self.during) + sum(self.after) + self.tail
+        """Activity calls (regular and local) the parent makes."""
+        return len(self.parent_calls)
 
 
 @activity.defn(name=NOOP_ACTIVITY)
@@ -47,8 +56,11 @@ async def floor_noop(seq: int) -> int:
     return seq
 
 
-async def _noop(seq: int) -> None:
-    await workflow.execute_activity(NOOP_ACTIVITY, seq, result_type=int, start_to_close_timeout=TIMEOUT)
+async def _noop(seq: int, kind: str = REGULAR) -> None:
+    if kind == LOCAL:
+        await workflow.execute_local_activity(NOOP_ACTIVITY, seq, result_type=int, start_to_close_timeout=TIMEOUT)
+    else:
+        await workflow.execute_activity(NOOP_ACTIVITY, seq, result_type=int, start_to_close_timeout=TIMEOUT)
 
 
 @workflow.defn(name=FLOOR_CHILD_WORKFLOW)
@@ -72,10 +84,10 @@ class FloorWorkflow:
         self._settled = 0
         self._seq = 0
 
-    async def _calls(self, count: int) -> None:
-        for _ in range(count):
+    async def _calls(self, kinds: str) -> None:
+        for kind in kinds:
             self._seq += 1
-            await _noop(self._seq)
+            await _noop(self._seq, kind)
 
     @workflow.run
     async def run(self, plan: FloorPlan) -> int:

@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -28,7 +29,7 @@ from temporalio.worker import Worker
 
 from bench import cold_start
 from bench.floor_workflow import FloorChildWorkflow, FloorWorkflow, floor_noop
-from bench.happy_path import Handle, plan_from_run, run_floor, run_real
+from bench.happy_path import Handle, HistoryCost, history_cost, plan_from_run, run_floor, run_real
 from db.pool import create_pool
 from schemas.policy_file import load_policy
 from worker.dev import apply_migrations
@@ -38,7 +39,9 @@ from worker.temporal_client import DATA_CONVERTER
 from worker.wiring import build_worker
 from workflows import search_attributes as sa
 
-TARGET_RATIO = 0.8
+TARGET_RATIO = 0.9
+TARGET_EVENTS = 110
+TARGET_ACTIONS = 35
 TARGET_COLD_START_S = 5.0
 
 
@@ -55,7 +58,16 @@ async def timed_round(count: int, concurrency: int, one: Callable[[], Awaitable[
     return count / (time.perf_counter() - started)
 
 
-async def throughput(client: Client, pool: asyncpg.Pool, args: argparse.Namespace) -> tuple[float, float]:
+@dataclass(frozen=True)
+class Measured:
+    """Medians of the alternating rounds, and the history cost of one real initiative."""
+
+    real: float
+    floor: float
+    cost: HistoryCost
+
+
+async def throughput(client: Client, pool: asyncpg.Pool, args: argparse.Namespace) -> Measured:
     """Warm up, derive the floor's plan from a real history, then alternate rounds; returns the medians."""
     policy = load_policy()
     real_q, floor_q = f"bench-real-{uuid.uuid4().hex[:8]}", f"bench-floor-{uuid.uuid4().hex[:8]}"
@@ -68,16 +80,23 @@ async def throughput(client: Client, pool: asyncpg.Pool, args: argparse.Namespac
         plan, children = await plan_from_run(client, handles[0])
         total = plan.parent_activities + plan.child
         print(
-            f"real happy path: {len(plan.during)} updates, {plan.parent_activities} activities in the initiative "
+            f"real happy path: {len(plan.during)} updates, {plan.parent_activities} activity calls in the initiative "
             f"+ {children} child workflow(s) with {plan.child} activities = {total} activity calls "
-            f"(head {plan.head}, during updates {plan.during}, after updates {plan.after}, tail {plan.tail})"
+            f"(a regular, l local: head {plan.head!r}, during updates {plan.during}, after updates {plan.after}, "
+            f"tail {plan.tail!r})"
+        )
+        cost = await history_cost(client, handles[0])
+        print(
+            f"history of one initiative (with its rollout): {cost.events} events, {cost.actions} billable actions "
+            f"({cost.activities} activities, {cost.local_activity_tasks} workflow tasks with local activities, "
+            f"{cost.upserts} search-attribute upserts, {cost.timers} timers)"
         )
         print(f"warm-up: {args.warmup} floor workflows …", flush=True)
         floors = await asyncio.gather(*(run_floor(client, floor_q, plan) for _ in range(args.warmup)))
         floor_plan, floor_children = await plan_from_run(client, floors[0])
         floor_total = floor_plan.parent_activities + floor_plan.child
         print(f"floor check: {floor_children} child workflow(s), {floor_total} activity calls (no-op)")
-        if floor_total != total or floor_children != children:
+        if floor_plan.parent_calls != plan.parent_calls or floor_total != total or floor_children != children:
             raise RuntimeError("the floor does not make the same calls as the real happy path")
 
         rates: dict[str, list[float]] = {"real": [], "floor": []}
@@ -95,10 +114,10 @@ async def throughput(client: Client, pool: asyncpg.Pool, args: argparse.Namespac
                     f"{rate:6.2f}/s ({args.initiatives / rate:5.1f} s)",
                     flush=True,
                 )
-    return statistics.median(rates["real"]), statistics.median(rates["floor"])
+    return Measured(statistics.median(rates["real"]), statistics.median(rates["floor"]), cost)
 
 
-async def measure_throughput(workdir: Path, args: argparse.Namespace) -> tuple[float, float]:
+async def measure_throughput(workdir: Path, args: argparse.Namespace) -> Measured:
     """Start PostgreSQL and Temporal for the throughput part and always stop them."""
     postgres = EmbeddedPostgres(workdir / "pg" / "data")
     try:
@@ -127,15 +146,20 @@ async def main_async(args: argparse.Namespace) -> int:
     """Throughput first (its servers stopped afterwards), then ``liftoff dev`` cold start; print the table."""
     with tempfile.TemporaryDirectory(prefix="liftoff-bench-") as tmp:
         workdir = Path(tmp)
-        real, floor = await measure_throughput(workdir, args)
+        measured = await measure_throughput(workdir, args)
         starts = None if args.skip_cold_start else await cold_start.measure(workdir)
-    ratio = real / floor
+    ratio = measured.real / measured.floor
+    cost = measured.cost
     print()
     print(f"{'':<34}{'value':>10}  target")
-    print(f"{'real initiatives/s (median)':<34}{real:>10.2f}")
-    print(f"{'floor initiatives/s (median)':<34}{floor:>10.2f}")
+    print(f"{'real initiatives/s (median)':<34}{measured.real:>10.2f}")
+    print(f"{'floor initiatives/s (median)':<34}{measured.floor:>10.2f}")
     verdict = "ok" if ratio >= TARGET_RATIO else "BELOW TARGET"
     print(f"{'ratio real/floor':<34}{ratio:>10.2f}  >= {TARGET_RATIO}  {verdict}")
+    verdict = "ok" if cost.events < TARGET_EVENTS else "ABOVE TARGET"
+    print(f"{'history events per initiative':<34}{cost.events:>10}  < {TARGET_EVENTS}  {verdict}")
+    verdict = "ok" if cost.actions < TARGET_ACTIONS else "ABOVE TARGET"
+    print(f"{'billable actions per initiative':<34}{cost.actions:>10}  < {TARGET_ACTIONS}  {verdict}")
     if starts is not None:
         cold, warm = starts
         verdict = "ok" if cold.ready_s < TARGET_COLD_START_S else "ABOVE TARGET"

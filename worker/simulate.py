@@ -27,6 +27,7 @@ from schemas.policy import Policy, StagePolicy
 from schemas.stages import Role, Stage
 from schemas.status import InitiativeStatusView
 from schemas.taxonomy import ReasonCode
+from workflows import search_attributes as sa
 
 POC_SCRAP_REASONS = (ReasonCode.POC_CRITERIA_NOT_MET, ReasonCode.BIZ_VALUE_UNPROVEN, ReasonCode.DATA_GOVERNANCE_GAP)
 LATE_SCRAP_REASONS = (
@@ -180,15 +181,22 @@ async def run_plan(client: Client, task_queue: str, policy: Policy, team: str, p
         infrastructure=InfrastructureSpec(deployment_target=DeploymentTarget.PUBLIC_CLOUD, containerized=True),
         poc_success_criteria=[SuccessCriterion(metric="f1", operator=">=", target=0.8)],
     )
+    submitted_at = datetime.now(UTC)
     start = StartInitiativeInput(
         initiative_id=iid,
         spec=spec,
         submitter=SUBMITTER,
-        submitted_at_iso=datetime.now(UTC).isoformat(),
+        submitted_at_iso=submitted_at.isoformat(),
         policy=policy,
         roster=ROSTER,
     )
-    handle = await client.start_workflow(INITIATIVE_WORKFLOW, start, id=workflow_id_for(iid), task_queue=task_queue)
+    handle = await client.start_workflow(
+        INITIATIVE_WORKFLOW,
+        start,
+        id=workflow_id_for(iid),
+        task_queue=task_queue,
+        search_attributes=sa.for_start(start, submitted_at),
+    )
     await _update(handle, "approve", ApproveInput(approver="portfolio@sim.liftoff", role=Role.PORTFOLIO))
     if plan.stall_at is Stage.POC and plan.stall_reason is not None:
         await _update(handle, "report_blocker", ReportBlockerInput(actor=SUBMITTER, reason_code=plan.stall_reason))

@@ -9,6 +9,7 @@ OTLP/HTTP endpoint with the standard ``OTEL_*`` variables (headers, service name
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from temporalio.worker import (
     HandleUpdateInput,
     Interceptor,
     StartActivityInput,
+    StartLocalActivityInput,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
@@ -70,13 +72,21 @@ class _DecisionActivities(WorkflowOutboundInterceptor):
         super().__init__(next)
         self._decision = decision
 
-    def start_activity(self, input: StartActivityInput) -> workflow.ActivityHandle[Any]:  # noqa: A002 - SDK name
+    def _follow(self, headers: Mapping[str, Payload]) -> Mapping[str, Payload]:
         # ``run`` schedules what a decision leads to in the workflow tasks right after it: activities started
         # within a minute of the latest decision continue its trace (a stall timer's, days later, do not).
         decision = self._decision
         if decision.carrier is not None and decision.at is not None and workflow.now() - decision.at <= FOLLOW_FOR:
-            input.headers = {**input.headers, TRACE_HEADER: decision.carrier}
+            return {**headers, TRACE_HEADER: decision.carrier}
+        return headers
+
+    def start_activity(self, input: StartActivityInput) -> workflow.ActivityHandle[Any]:  # noqa: A002 - SDK name
+        input.headers = self._follow(input.headers)
         return super().start_activity(input)
+
+    def start_local_activity(self, input: StartLocalActivityInput) -> workflow.ActivityHandle[Any]:  # noqa: A002
+        input.headers = self._follow(input.headers)
+        return super().start_local_activity(input)
 
 
 class DecisionTraceInterceptor(Interceptor, ClientInterceptor):

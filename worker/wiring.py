@@ -56,13 +56,18 @@ def build_activities(
 
 
 def build_workflow_worker(
-    client: Client, *, task_queue: str = TASK_QUEUE, approval_secret: bytes | None = None
+    client: Client, pool: asyncpg.Pool, *, task_queue: str = TASK_QUEUE, approval_secret: bytes | None = None
 ) -> Worker:
-    """A worker for the workflows only (no activities), configured as ``build_worker`` configures them."""
+    """A worker for the workflows, configured as ``build_worker`` configures them.
+
+    Of the activities it has only ``record_events``, which the workflows run as a local activity.
+    """
     return Worker(
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
+        activities=[EventActivities(pool).record_events],
+        no_remote_activities=True,
         interceptors=[
             ApprovalTokenInterceptor(approval_secret),
             ActivityHeartbeatInterceptor(),

@@ -50,9 +50,15 @@ class InitiativeWorkflow(InitiativeStages):
         # started before it keep the SDK's order, in which their histories were recorded.
         workflow.patched(patches.ACTIVATION_ORDER)
         self._init_state(inp)
+        self._lean = workflow.patched(patches.LEAN_HISTORY)
         if inp.carried is not None:
             self._restore(inp.carried)
             return
+        submitted = datetime_from(inp.submitted_at_iso) if inp.submitted_at_iso else None
+        if self._lean and submitted is not None and submitted.tzinfo is not None:
+            # The stage (and its SLA clock) starts when the API accepted the submission; the API starts
+            # the workflow with StageEnteredAt set to that moment, so nothing needs upserting yet.
+            self._stage_entered_at = self._clock_start = min(submitted, workflow.now())
         # The first events exist before any update can be handled, so an update admitted together with
         # the start is ordered after them and is evaluated against the proposed gate.
         self._visited.append(Stage.PROPOSED)
@@ -63,13 +69,8 @@ class InitiativeWorkflow(InitiativeStages):
     async def run(self, inp: StartInitiativeInput) -> InitiativeStatusView:
         """Walk the stages until production or scrapped."""
         spec = inp.spec
-        workflow.upsert_search_attributes(
-            [
-                sa.INITIATIVE_TEAM.value_set(spec.team),
-                sa.BUSINESS_UNIT.value_set(spec.business_unit),
-                sa.RISK_TIER.value_set(spec.risk_tier.value),
-            ]
-        )
+        if not self._lean:  # lean: published with the first change, or given at the start
+            workflow.upsert_search_attributes(sa.identity(spec.team, spec.business_unit, spec.risk_tier.value))
         while True:
             await self._walk()
             if self._stage.is_terminal:

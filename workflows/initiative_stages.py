@@ -39,7 +39,8 @@ class InitiativeStages(InitiativeBase):
             await self._wait_for_work()
             # Every decision up to here is evaluated in this pass; later ones wait for the next.
             upto = self._seq
-            await self._flush()
+            if not self._lean:  # lean: the pass records its decisions with what they cause, once
+                await self._flush()
             if self._progress or (self._stage is Stage.ROLLOUT and self._rollout_result is not None):
                 self._progress = False
                 await self._clear_stall()
@@ -84,6 +85,14 @@ class InitiativeStages(InitiativeBase):
 
     async def _wait_for_work(self) -> None:
         deadline = self._deadline()
+        if self._lean:
+            if deadline is not None:
+                if deadline.at <= workflow.now():
+                    return
+                self._alarm.set(deadline.at, f"{deadline.kind} deadline")
+            await workflow.wait_condition(lambda: self._has_work() or self._alarm.rang)
+            self._alarm.acknowledge()
+            return
         if deadline is None:
             await workflow.wait_condition(self._has_work)
             return
@@ -216,6 +225,8 @@ class InitiativeStages(InitiativeBase):
         if stage not in self._visited:
             self._visited.append(stage)
         self._emit(EventKind.STAGE_ENTERED, data={"awaiting_roles": [r.value for r in self._awaiting()]})
+        if stage is Stage.ROLLOUT and self._lean:
+            self._emit(EventKind.ROLLOUT_STARTED)  # recorded with the decision that led here
         workflow.logger.info("stage entered", extra={"stage": stage.value})
         if stage is Stage.INFRA_REVIEW:
             # The assessment decides what the gate needs, so the decision that led here answers with
@@ -289,7 +300,8 @@ class InitiativeStages(InitiativeBase):
             self._signoff_ticket = await self._open_ticket("signoff", f"IT sign-off: {inp.spec.title}")
         elif stage is Stage.ROLLOUT:
             self._rollout_result = None
-            self._emit(EventKind.ROLLOUT_STARTED)
+            if not self._lean:
+                self._emit(EventKind.ROLLOUT_STARTED)
             handle = await workflow.start_child_workflow(
                 ROLLOUT_WORKFLOW,
                 RolloutInput(

@@ -18,3 +18,7 @@ CHANGE_DECIDED_EVENT = "change-decided-event"
 #: Polling decides a change ticket with ``schemas.change_states`` (the webhooks' vocabulary): "in progress"
 #: no longer counts as approved (``RolloutWorkflow``).
 CHANGE_VOCABULARY = "change-vocabulary"
+#: Cheaper history (``InitiativeWorkflow``): events recorded once per pass by a local activity (a regular one
+#: if the database does not answer), search attributes upserted only when they change, one alarm instead of a
+#: timer per wait, ``rollout_started`` recorded with the decision, the proposed stage counted from submission.
+LEAN_HISTORY = "lean-history"

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey
+from datetime import datetime
+from typing import Any
+
+from temporalio.common import SearchAttributeKey, SearchAttributePair, SearchAttributeUpdate, TypedSearchAttributes
+
+from schemas.initiative import StartInitiativeInput
+from schemas.stages import Stage
 
 INITIATIVE_STAGE = SearchAttributeKey.for_keyword("InitiativeStage")
 INITIATIVE_TEAM = SearchAttributeKey.for_keyword("InitiativeTeam")
@@ -22,3 +28,48 @@ CLI_TYPES: dict[str, str] = {
     "AwaitingRoles": "KeywordList",
     "StageEnteredAt": "Datetime",
 }
+
+
+def progress(
+    stage: str, awaiting: list[str], entered_at: datetime, *, stalled: bool
+) -> list[SearchAttributeUpdate[Any]]:
+    """The attributes that follow an initiative's progress, as the workflow publishes them."""
+    return [
+        INITIATIVE_STAGE.value_set(stage),
+        AWAITING_ROLES.value_set(awaiting),
+        STAGE_ENTERED_AT.value_set(entered_at),
+        STALLED.value_set(stalled),
+    ]
+
+
+def identity(team: str, business_unit: str, risk_tier: str) -> list[SearchAttributeUpdate[Any]]:
+    """The attributes that never change after the submission."""
+    return [
+        INITIATIVE_TEAM.value_set(team),
+        BUSINESS_UNIT.value_set(business_unit),
+        RISK_TIER.value_set(risk_tier),
+    ]
+
+
+def changed(
+    updates: list[SearchAttributeUpdate[Any]], current: TypedSearchAttributes
+) -> list[SearchAttributeUpdate[Any]]:
+    """Only the ``updates`` whose value differs from ``current`` (an upsert is a billable action)."""
+    return [u for u in updates if current.get(u.key) != u.value]
+
+
+def at_start(updates: list[SearchAttributeUpdate[Any]]) -> TypedSearchAttributes:
+    """``updates`` as the search attributes of a workflow start (free, and visible before its first task)."""
+    return TypedSearchAttributes([SearchAttributePair(u.key, u.value) for u in updates if u.value is not None])
+
+
+def for_start(start: StartInitiativeInput, submitted_at: datetime) -> TypedSearchAttributes:
+    """What a new initiative's workflow starts with, so it has nothing to upsert until something changes."""
+    spec = start.spec
+    awaiting = [r.value for r in start.policy.required_roles(Stage.PROPOSED, spec.risk_tier)]
+    return at_start(
+        [
+            *identity(spec.team, spec.business_unit, spec.risk_tier.value),
+            *progress(Stage.PROPOSED.value, awaiting, submitted_at, stalled=False),
+        ]
+    )

@@ -112,11 +112,12 @@ async def submit(
     initiative_id = _new_id(principal, idempotency_key)
     workflow_id = workflow_id_for(initiative_id)
     spec = InitiativeSpec.model_validate(body.model_dump())
+    submitted_at = datetime.now(UTC)
     start = StartInitiativeInput(
         initiative_id=initiative_id,
         spec=spec,
         submitter=principal.email,
-        submitted_at_iso=datetime.now(UTC).isoformat(),
+        submitted_at_iso=submitted_at.isoformat(),
         policy=ctx.policy,
         roster=ctx.directory.roster(),
         team_actors=ctx.directory.team_actors(body.team),
@@ -139,6 +140,7 @@ async def submit(
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 memo={_SUBMISSION_MEMO: _fingerprint(body)},
+                search_attributes=sa.for_start(start, submitted_at),
                 static_summary=f"{body.title} ({body.team})",
                 static_details=(
                     f"**{body.title}**\n\nTeam: {body.team} · Business unit: {body.business_unit} · "

@@ -141,26 +141,34 @@ async def _approve_proposal(handle: WorkflowHandle[Any, Any]) -> None:
 
 
 async def completion_and_update_in_one_task(client: Client) -> list[WorkflowHandle[Any, Any]]:
-    """An approval's completion and a PoC submission reach the worker in one workflow task, then rejected."""
+    """A PoC approval's completion and a blocker report reach the worker in one workflow task, then rejected."""
     assert _POOL is not None
     queue = f"{QUEUE}-one-task"
     async with Worker(client, task_queue=queue, activities=build_activities(_POOL)) as activities:
-        async with build_workflow_worker(client, task_queue=queue):
+        async with build_workflow_worker(client, _POOL, task_queue=queue):
             handle = await start(client, queue, make_start(load_policy()))
+            await _approve_proposal(handle)
+            await update(handle, "submit_poc_results", SubmitPocResultsInput(actor=SUBMITTER, metrics={"auc": 0.9}))
         await update_with_completion_in_one_task(
             client,
+            _POOL,
             activities,
             queue,
             handle,
-            ("approve", ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO)),
-            ("submit_poc_results", SubmitPocResultsInput(actor=SUBMITTER, metrics={"auc": 0.9}, stage=Stage.POC)),
+            ("approve", ApproveInput(approver="bob@example.com", role=Role.BUSINESS_OWNER)),
+            (
+                "report_blocker",
+                ReportBlockerInput(
+                    actor=SUBMITTER, reason_code=ReasonCode.DATA_ACCESS_BLOCKED, stage=Stage.INFRA_REVIEW
+                ),
+            ),
         )
-        async with build_workflow_worker(client, task_queue=queue):
+        async with build_workflow_worker(client, _POOL, task_queue=queue):
             await update(
                 handle,
                 "reject",
                 RejectInput(
-                    approver="bob@example.com", role=Role.BUSINESS_OWNER, reason_code=ReasonCode.BIZ_VALUE_UNPROVEN
+                    approver="ian@example.com", role=Role.INFRASTRUCTURE, reason_code=ReasonCode.PLATFORM_MISALIGNED
                 ),
             )
             await handle.result()

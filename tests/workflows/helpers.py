@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import asyncpg
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
 from temporalio.worker import Worker
@@ -86,6 +87,7 @@ async def _idle(handle: WorkflowHandle[Any, Any]) -> bool:
 
 async def update_with_completion_in_one_task(
     client: Client,
+    pool: asyncpg.Pool,
     activity_worker: Worker,
     task_queue: str,
     handle: WorkflowHandle[Any, Any],
@@ -94,11 +96,11 @@ async def update_with_completion_in_one_task(
 ) -> InitiativeStatusView:
     """Send ``first``, then deliver the activity completion it causes and ``then`` in one workflow task.
 
-    The workflow worker is away (``activity_worker`` keeps running activities) while ``first``'s
-    ``record_events`` completes and ``then`` arrives, so the next workflow worker gets both at once.
+    The workflow worker is away (``activity_worker`` keeps running activities) while the activity ``first``
+    scheduled completes and ``then`` arrives, so the next workflow worker gets both at once.
     """
     del activity_worker  # it must be running; taken as a parameter to make that explicit
-    async with build_workflow_worker(client, task_queue=task_queue):
+    async with build_workflow_worker(client, pool, task_queue=task_queue):
         async with asyncio.timeout(30):
             while not await _idle(handle):  # noqa: ASYNC110 - polling the server's history
                 await asyncio.sleep(0.05)
@@ -108,7 +110,7 @@ async def update_with_completion_in_one_task(
             await asyncio.sleep(0.05)
     pending = asyncio.create_task(handle.execute_update(then[0], then[1], result_type=InitiativeStatusView))
     await asyncio.sleep(0.5)  # admitted: it waits for the same workflow task as the completion
-    async with build_workflow_worker(client, task_queue=task_queue):
+    async with build_workflow_worker(client, pool, task_queue=task_queue):
         result: InitiativeStatusView = await asyncio.wait_for(pending, 60)
     return result
 

@@ -1,10 +1,11 @@
 """An update and an activity completion in one workflow task: applied in one fixed order, replay-safe.
 
 The situation of the evidence histories (``tests/histories/evidence_*``) made on purpose: the
-workflow worker is away while the approval's ``record_events`` completes and a PoC submission (valid
-only once that completion moved the initiative to ``poc``) arrives. Both reach the next worker in one
-workflow task. The SDK's own order applies the update first (and refuses it); liftoff's worker applies
-the completion first, as a reader expects, and the history it records replays in a cold worker.
+workflow worker is away while the PoC approval's ``deprovision`` completes and a blocker report meant for
+``infra_review`` (valid only once that completion moved the initiative there) arrives. Both reach the next
+worker in one workflow task. The SDK's own order applies the update first (and refuses it); liftoff's
+worker applies the completion first, as a reader expects, and the history it records replays in a cold
+worker.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer, Worker
 
-from schemas.decisions import ApproveInput, SubmitPocResultsInput
+from schemas.decisions import ApproveInput, ReportBlockerInput, SubmitPocResultsInput
 from schemas.policy import Policy
 from schemas.stages import Role, Stage
+from schemas.taxonomy import ReasonCode
 from tests.conftest import SUBMITTER, make_start
 from tests.workflows.helpers import start, update, update_with_completion_in_one_task
 from worker.activation_order import steps
@@ -52,31 +54,38 @@ async def test_completion_applies_before_an_update_of_the_same_task(
 ) -> None:
     queue = f"test-{uuid.uuid4()}"
     async with Worker(client, task_queue=queue, activities=build_activities(pool)) as activities:
-        async with build_workflow_worker(client, task_queue=queue):
+        async with build_workflow_worker(client, pool, task_queue=queue):
             handle = await start(client, queue, make_start(policy))
+            await update(handle, "approve", ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO))
+            await update(handle, "submit_poc_results", SubmitPocResultsInput(actor=SUBMITTER, metrics={"auc": 0.93}))
         view = await update_with_completion_in_one_task(
             client,
+            pool,
             activities,
             queue,
             handle,
-            ("approve", ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO)),
-            ("submit_poc_results", SubmitPocResultsInput(actor=SUBMITTER, metrics={"auc": 0.93}, stage=Stage.POC)),
+            ("approve", ApproveInput(approver="bob@example.com", role=Role.BUSINESS_OWNER)),
+            (
+                "report_blocker",
+                ReportBlockerInput(
+                    actor=SUBMITTER, reason_code=ReasonCode.DATA_ACCESS_BLOCKED, stage=Stage.INFRA_REVIEW
+                ),
+            ),
         )
-        assert view.stage is Stage.POC
-        assert view.poc is not None
-        assert view.poc.met
+        assert view.stage is Stage.INFRA_REVIEW
+        assert view.blocker is not None
 
         history = await handle.fetch_history()
         # The shape of the evidence: the task reacted to the completion, then accepted the update.
-        assert "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" in _commands_before_accept(history, "submit_poc_results")
+        assert "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" in _commands_before_accept(history, "report_blocker")
         assert (await replay_history(history)).replay_failure is None
         stock = Replayer(workflows=list(WORKFLOWS), data_converter=DATA_CONVERTER)
         assert (await stock.replay_workflow(history, raise_on_replay_failure=False)).replay_failure is not None
 
         # A cold worker (fresh cache, full replay) carries the initiative on.
-        async with build_workflow_worker(client, task_queue=queue):
-            view = await update(handle, "approve", ApproveInput(approver="bob@example.com", role=Role.BUSINESS_OWNER))
-        assert view.stage is Stage.INFRA_REVIEW
+        async with build_workflow_worker(client, pool, task_queue=queue):
+            view = await update(handle, "approve", ApproveInput(approver="ian@example.com", role=Role.INFRASTRUCTURE))
+        assert view.stage is Stage.IT_SIGNOFF
 
 
 async def test_every_new_run_records_the_order(client: Client, task_queue: str, policy: Policy) -> None:
