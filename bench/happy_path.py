@@ -224,13 +224,13 @@ _BILLED_ONCE = {
 }
 
 
-async def history_cost(client: Client, handle: Handle) -> HistoryCost:
-    """The cost of a finished initiative: its own history plus its children's (whose starts are billed there)."""
+async def history_cost(client: Client, handle: Handle) -> tuple[HistoryCost, HistoryCost]:
+    """The cost of a finished initiative: its own history, and with its children's (their starts are billed here)."""
     history = await handle.fetch_history()
-    total = _cost_of(history)
+    own = total = _cost_of(history)
     for event in history.events:
         if _kind(event) == "start_child_workflow_execution_initiated_event_attributes":
             child_id = event.start_child_workflow_execution_initiated_event_attributes.workflow_id
             child = _cost_of(await client.get_workflow_handle(child_id).fetch_history())
             total = HistoryCost(*(a + b for a, b in zip(astuple(total), astuple(child), strict=True)))
-    return total
+    return own, total

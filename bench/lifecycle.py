@@ -64,6 +64,8 @@ class Measured:
 
     real: float
     floor: float
+    #: The initiative's own history, and with its rollout child (whose start and activities it pays for).
+    own: HistoryCost
     cost: HistoryCost
 
 
@@ -85,11 +87,11 @@ async def throughput(client: Client, pool: asyncpg.Pool, args: argparse.Namespac
             f"(a regular, l local: head {plan.head!r}, during updates {plan.during}, after updates {plan.after}, "
             f"tail {plan.tail!r})"
         )
-        cost = await history_cost(client, handles[0])
+        own, cost = await history_cost(client, handles[0])
         print(
-            f"history of one initiative (with its rollout): {cost.events} events, {cost.actions} billable actions "
-            f"({cost.activities} activities, {cost.local_activity_tasks} workflow tasks with local activities, "
-            f"{cost.upserts} search-attribute upserts, {cost.timers} timers)"
+            f"history of one initiative: {own.events} events ({cost.events} with its rollout), {cost.actions} "
+            f"billable actions with the rollout ({cost.activities} activities, {cost.local_activity_tasks} workflow "
+            f"tasks with local activities, {cost.upserts} search-attribute upserts, {cost.timers} timers)"
         )
         print(f"warm-up: {args.warmup} floor workflows …", flush=True)
         floors = await asyncio.gather(*(run_floor(client, floor_q, plan) for _ in range(args.warmup)))
@@ -114,7 +116,7 @@ async def throughput(client: Client, pool: asyncpg.Pool, args: argparse.Namespac
                     f"{rate:6.2f}/s ({args.initiatives / rate:5.1f} s)",
                     flush=True,
                 )
-    return Measured(statistics.median(rates["real"]), statistics.median(rates["floor"]), cost)
+    return Measured(statistics.median(rates["real"]), statistics.median(rates["floor"]), own, cost)
 
 
 async def measure_throughput(workdir: Path, args: argparse.Namespace) -> Measured:
@@ -156,10 +158,11 @@ async def main_async(args: argparse.Namespace) -> int:
     print(f"{'floor initiatives/s (median)':<34}{measured.floor:>10.2f}")
     verdict = "ok" if ratio >= TARGET_RATIO else "BELOW TARGET"
     print(f"{'ratio real/floor':<34}{ratio:>10.2f}  >= {TARGET_RATIO}  {verdict}")
-    verdict = "ok" if cost.events < TARGET_EVENTS else "ABOVE TARGET"
-    print(f"{'history events per initiative':<34}{cost.events:>10}  < {TARGET_EVENTS}  {verdict}")
+    verdict = "ok" if measured.own.events < TARGET_EVENTS else "ABOVE TARGET"
+    print(f"{'history events per initiative':<34}{measured.own.events:>10}  < {TARGET_EVENTS}  {verdict}")
+    print(f"{'  with its rollout child':<34}{cost.events:>10}")
     verdict = "ok" if cost.actions < TARGET_ACTIONS else "ABOVE TARGET"
-    print(f"{'billable actions per initiative':<34}{cost.actions:>10}  < {TARGET_ACTIONS}  {verdict}")
+    print(f"{'billable actions (with rollout)':<34}{cost.actions:>10}  < {TARGET_ACTIONS}  {verdict}")
     if starts is not None:
         cold, warm = starts
         verdict = "ok" if cold.ready_s < TARGET_COLD_START_S else "ABOVE TARGET"

@@ -20,6 +20,7 @@ from worker.activation_order import RecordedOrderRunner
 from worker.activity_heartbeat import ActivityHeartbeatInterceptor
 from worker.adapters import Integrations
 from worker.approval_interceptor import ApprovalTokenInterceptor
+from worker.bytecode import compile_sandboxed_code
 from worker.request_id import RequestIdInterceptor
 from workflows.initiative import InitiativeWorkflow
 from workflows.rollout import RolloutWorkflow
@@ -62,6 +63,7 @@ def build_workflow_worker(
 
     Of the activities it has only ``record_events``, which the workflows run as a local activity.
     """
+    compile_sandboxed_code()
     return Worker(
         client,
         task_queue=task_queue,
@@ -128,6 +130,7 @@ def build_worker(
     With ``approval_secret``, every decision must carry a token signed with it (see
     ``worker/approval_interceptor.py``); without, decisions carrying a token are refused.
     """
+    compile_sandboxed_code()
     return Worker(
         client,
         task_queue=task_queue,

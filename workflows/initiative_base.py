@@ -11,7 +11,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():  # models only: liftoff's logic is imported below, sandboxed
     from schemas.carried import CarriedState
@@ -59,14 +59,17 @@ INTEGRATION_RETRY = RetryPolicy(
 )
 SHORT = timedelta(seconds=30)
 #: ``record_events`` first runs as a local activity, inside the workflow task: one history event instead of
-#: six, and no billable action of its own. A database that does not answer within this budget hands the
-#: events to a regular activity with ``DB_RETRY``, so a long outage costs neither the workflow task nor a
-#: history that grows with every retry.
-LOCAL_RECORD_BUDGET = timedelta(seconds=10)
+#: six, and no billable action of its own. A database that does not answer within a few attempts (about 3 s
+#: of backoff when it refuses at once, at most 25 s when it hangs) hands the events to a regular activity with
+#: ``DB_RETRY``, so a long outage neither holds the workflow task nor grows the history with every retry.
+#: The attempts bound it: the SDK's core does not end a local activity at its schedule-to-close timeout
+#: while it keeps the workflow task alive (measured: it retried for minutes).
+LOCAL_RECORD_TIMEOUT = timedelta(seconds=5)
 LOCAL_RECORD_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=2),
+    maximum_attempts=5,
     non_retryable_error_types=["EventsRejected"],
 )
 
@@ -342,15 +345,15 @@ class InitiativeBase:
                 act.RECORD_EVENTS,
                 record,
                 result_type=int,
-                start_to_close_timeout=LOCAL_RECORD_BUDGET,
-                schedule_to_close_timeout=LOCAL_RECORD_BUDGET,
+                start_to_close_timeout=LOCAL_RECORD_TIMEOUT,
                 retry_policy=LOCAL_RECORD_RETRY,
             )
-        except ActivityError as err:
-            if isinstance(err.cause, ApplicationError) and err.cause.type == "EventsRejected":
+        except FailureError as err:  # a local activity's failure may come unwrapped, without its ActivityError
+            cause = err.cause if isinstance(err, ActivityError) else err
+            if isinstance(cause, ApplicationError) and cause.type == "EventsRejected":
                 raise
             workflow.logger.warning(
-                "recording events locally failed; retrying as an activity", extra={"error": str(err.cause)}
+                "recording events locally failed; retrying as an activity", extra={"error": str(cause)}
             )
             await self._record_durably(record)
 
