@@ -8,7 +8,7 @@ from temporalio.exceptions import ApplicationError
 
 from db import events_repo
 from db.storable import storable
-from schemas.events import RecordEventsInput
+from schemas.events import RecordedEvents, RecordEventsInput
 
 #: The event log refused the events for what they hold: retrying cannot help.
 EVENTS_REJECTED = "EventsRejected"
@@ -21,7 +21,7 @@ class EventActivities:
         self._pool = pool
 
     @activity.defn(name="record_events")
-    async def record_events(self, record: RecordEventsInput) -> int:
+    async def record_events(self, record: RecordEventsInput) -> RecordedEvents:
         """Write events idempotently (one transaction); returns how many were new (a retry finds them there).
 
         Text the database refuses (NUL, unpaired surrogates: validators refuse them in new decisions,
@@ -52,7 +52,7 @@ class EventActivities:
                 "new": inserted,
             },
         )
-        return inserted
+        return RecordedEvents(new=inserted)
 
     async def _write(self, record: RecordEventsInput) -> int:
         async with self._pool.acquire() as conn:

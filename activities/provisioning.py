@@ -15,7 +15,7 @@ from activities.metrics import adapter_call
 from db import resources_repo
 from db.queries import sql
 from db.resources_repo import resource_expiry, resource_spec
-from schemas.integrations import DeprovisionInput, ProvisionInput, RenewInput, Resource, ResourceRef
+from schemas.integrations import DeprovisionInput, HealthCheck, ProvisionInput, RenewInput, Resource, ResourceRef
 
 
 class Provisioner(Protocol):
@@ -134,7 +134,7 @@ class ProvisioningActivities:
         return resource
 
     @activity.defn(name="check_health")
-    async def check_health(self, inp: ResourceRef) -> bool:
+    async def check_health(self, inp: ResourceRef) -> HealthCheck:
         """Canary health check: the configured health URL answers 2xx, else the provisioner reports it ready."""
         if self._health_url:
             url = self._health_url.format(ref=inp.ref)
@@ -143,13 +143,13 @@ class ProvisioningActivities:
                     response = await client.get(url)
             except httpx.HTTPError as err:
                 activity.logger.warning("canary unreachable", extra={"ref": inp.ref, "error": type(err).__name__})
-                return False
+                return HealthCheck(healthy=False)
             healthy = response.is_success
         else:
             with adapter_call(self._provisioner, "status"):
                 healthy = (await self._provisioner.status(inp.ref)).status in {"ready", "live"}
         activity.logger.info("canary health check", extra={"ref": inp.ref, "healthy": healthy})
-        return healthy
+        return HealthCheck(healthy=healthy)
 
     @activity.defn(name="promote_release")
     async def promote_release(self, inp: ResourceRef) -> Resource:

@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -211,6 +212,7 @@ class Stack:
         )
         # Decisions come straight from the client here, unsigned: no approval secret.
         self.env = {k: v for k, v in settings.env().items() if k != "LIFTOFF_APPROVAL_SECRET"}
+        self.env["LIFTOFF_ALLOW_UNVERIFIED_APPROVALS"] = "true"
         if cache is not None:
             self.env["LIFTOFF_MAX_CACHED_WORKFLOWS"] = str(cache)
 
@@ -222,7 +224,8 @@ class Stack:
         self.workers.append(service)
         await asyncio.sleep(4)
         if not service.running:
-            msg = f"{service.name} exited; see {service.log_path}"
+            tail = service.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+            msg = f"{service.name} exited (code {service.exit_code()}):\n{tail}"
             raise RuntimeError(msg)
         return service
 
@@ -293,6 +296,11 @@ async def main_async(args: argparse.Namespace) -> int:
             dsn = stack.env["LIFTOFF_DATABASE_URL"]
             rollups = await _timed("rollup writers", lambda: scale_rollups.measure(dsn, args.rollup_batches))
             rows += rollups.rows()
+        except BaseException:
+            for service in stack.workers:
+                lines = service.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+                print(f"--- last lines of {service.name}'s log:", *lines, sep="\n", file=sys.stderr)
+            raise
         finally:
             stack.stop()
     print()

@@ -131,9 +131,10 @@ async def _run(dsn: str, writers: int, batches: int) -> Run:
 
 @dataclass(frozen=True)
 class Measured:
-    """One writer against four."""
+    """One writer against two (as many as this machine's cores) and four."""
 
     one: Run
+    two: Run
     four: Run
 
     def rows(self) -> list[tuple[str, str, str]]:
@@ -142,15 +143,25 @@ class Measured:
         verdict = "ok" if ratio >= TARGET_PER_WRITER else "BELOW TARGET"
         return [
             ("rollup writes, 1 writer (batches/s)", f"{self.one.per_writer_rate:.0f}", ""),
+            (
+                "rollup writes, 2 writers (batches/s each)",
+                f"{self.two.per_writer_rate:.0f} ({self.two.per_writer_rate / self.one.per_writer_rate:.2f})",
+                "",
+            ),
             ("rollup writes, 4 writers (batches/s each)", f"{self.four.per_writer_rate:.0f}", ""),
             ("  per-writer rate, 4 writers / 1 writer", f"{ratio:.2f}", f">= {TARGET_PER_WRITER}  {verdict}"),
-            ("  writer samples waiting on a lock, 4 writers", f"{self.four.lock_wait_share:.0%}", ""),
-            ("  deadlocks", f"{self.one.deadlocks + self.four.deadlocks}", "0"),
+            (
+                "  writer samples waiting on a lock, 2 / 4 writers",
+                f"{self.two.lock_wait_share:.0%} / {self.four.lock_wait_share:.0%}",
+                "",
+            ),
+            ("  deadlocks", f"{self.one.deadlocks + self.two.deadlocks + self.four.deadlocks}", "0"),
         ]
 
 
 async def measure(dsn: str, batches: int) -> Measured:
-    """One writer, then four, each recording ``batches`` initiatives' first stage."""
+    """One writer, then two, then four, each recording ``batches`` initiatives' first stage."""
     one = await _run(dsn, 1, batches)
+    two = await _run(dsn, 2, batches)
     four = await _run(dsn, 4, batches)
-    return Measured(one, four)
+    return Measured(one, two, four)

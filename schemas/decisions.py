@@ -15,131 +15,104 @@ from schemas.taxonomy import ReasonCode
 
 Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[^@\s]+@[^@\s]+$")]
 Text = Annotated[str, StringConstraints(max_length=5000)]
+FindingId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+Evidence = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
-class ApproveInput(BaseModel):
-    """An approver closes (their part of) the current gate."""
+class Decision(BaseModel):
+    """What every decision carries: the stage it was meant for (a stale one is refused) and its token.
+
+    The subclasses add the decision's own fields; their JSON is theirs plus these two.
+    """
 
     model_config = _STRICT
 
-    approver: Email
-    role: Role
-    comment: Text = ""
     stage: Stage | None = None
     token: str | None = None
 
 
-class RejectInput(BaseModel):
-    """An approver ends the initiative at the current gate."""
-
-    model_config = _STRICT
+class ApproverDecision(Decision):
+    """A decision by a person in a gate role."""
 
     approver: Email
     role: Role
-    reason_code: ReasonCode
-    detail: Text = ""
-    stage: Stage | None = None
-    token: str | None = None
 
 
-class SubmitPocResultsInput(BaseModel):
-    """The team reports PoC metrics; they are evaluated against the criteria set at intake."""
-
-    model_config = _STRICT
+class TeamDecision(Decision):
+    """A decision by the team (the submitter or a team member)."""
 
     actor: Email
+
+
+class ApproveInput(ApproverDecision):
+    """An approver closes (their part of) the current gate."""
+
+    comment: Text = ""
+
+
+class RejectInput(ApproverDecision):
+    """An approver ends the initiative at the current gate."""
+
+    reason_code: ReasonCode
+    detail: Text = ""
+
+
+class RequestChangesInput(ApproverDecision):
+    """An approver sends the initiative back one stage with a reason."""
+
+    reason_code: ReasonCode
+    detail: Text = ""
+
+
+class WaiveFindingInput(ApproverDecision):
+    """Infrastructure accepts a finding's risk with a justification (audited and reported)."""
+
+    finding_id: FindingId
+    justification: Evidence
+
+
+class SubmitPocResultsInput(TeamDecision):
+    """The team reports PoC metrics; they are evaluated against the criteria set at intake."""
+
     metrics: dict[str, float] = Field(min_length=1)
     spend_usd: float = Field(default=0, ge=0)
     summary: Text = ""
-    stage: Stage | None = None
-    token: str | None = None
 
 
-class ScrapInput(BaseModel):
+class ScrapInput(TeamDecision):
     """Anyone entitled ends the initiative, at any non-terminal stage, with a reason."""
 
-    model_config = _STRICT
-
-    actor: Email
     reason_code: ReasonCode
     detail: Text = ""
-    stage: Stage | None = None
-    token: str | None = None
 
 
-class RequestChangesInput(BaseModel):
-    """An approver sends the initiative back one stage with a reason."""
-
-    model_config = _STRICT
-
-    approver: Email
-    role: Role
-    reason_code: ReasonCode
-    detail: Text = ""
-    stage: Stage | None = None
-    token: str | None = None
-
-
-class WaiveFindingInput(BaseModel):
-    """Infrastructure accepts a finding's risk with a justification (audited and reported)."""
-
-    model_config = _STRICT
-
-    approver: Email
-    role: Role
-    finding_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
-    justification: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
-    stage: Stage | None = None
-    token: str | None = None
-
-
-class ResolveFindingInput(BaseModel):
+class ResolveFindingInput(TeamDecision):
     """The team shows a finding fixed, with evidence."""
 
-    model_config = _STRICT
-
-    actor: Email
-    finding_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
-    evidence: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
-    stage: Stage | None = None
-    token: str | None = None
+    finding_id: FindingId
+    evidence: Evidence
 
 
-class ReportBlockerInput(BaseModel):
+class ReportBlockerInput(TeamDecision):
     """The team declares what blocks it, with a reason code (it becomes the stall reason)."""
 
-    model_config = _STRICT
-
-    actor: Email
     reason_code: ReasonCode
     detail: Text = ""
-    stage: Stage | None = None
-    token: str | None = None
 
 
-class HoldInput(BaseModel):
+class HoldInput(TeamDecision):
     """Pause the initiative (and its SLA clock) with a reason."""
 
-    model_config = _STRICT
-
-    actor: Email
     reason_code: ReasonCode
     detail: Text = ""
-    stage: Stage | None = None
-    token: str | None = None
 
 
-class ResumeInput(BaseModel):
+class ResumeInput(TeamDecision):
     """Resume a held initiative; the clock restarts with the time that was left."""
 
-    model_config = _STRICT
-
-    actor: Email
     detail: Text = ""
-    stage: Stage | None = None
-    token: str | None = None
 
 
 class Blocker(BaseModel):

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.initiative import InitiativeSpec
 from schemas.stages import InitiativeStatus, Stage
@@ -100,3 +100,19 @@ class RecordEventsInput(BaseModel):
 
     events: list[LifecycleEvent] = Field(min_length=1)
     snapshot: InitiativeSnapshot
+
+
+class RecordedEvents(BaseModel):
+    """Result of the ``record_events`` activity: how many of the events were new (a retry finds them there).
+
+    Histories recorded before it was a model hold the bare count, which still decodes.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    new: int
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_bare_count(cls, data: Any) -> Any:  # noqa: ANN401 - whatever a history holds
+        return {"new": data} if isinstance(data, int) and not isinstance(data, bool) else data

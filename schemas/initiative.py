@@ -126,6 +126,6 @@ class StartInitiativeInput(BaseModel):
     #: Set when the workflow continues as new: the state of the previous run.
     carried: CarriedState | None = None
     #: Continue as new once the history has this many events (the server may suggest it earlier).
-    history_limit: int = Field(default=10_000, ge=50)
+    history_limit: int = Field(default=10_000, ge=20)
     #: liftoff's signature over everything above (``schemas/start_signature.py``); empty when unverified.
     signature: str = ""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class OpenTicketInput(BaseModel):
@@ -146,3 +148,19 @@ class RolloutResult(BaseModel):
     compensated: list[str] = Field(default_factory=list)
     #: The change board's decision, when the rollout waited for one.
     change_decision: ChangeDecided | None = None
+
+
+class HealthCheck(BaseModel):
+    """Result of the ``check_health`` activity (the canary's verdict).
+
+    Histories recorded before it was a model hold the bare boolean, which still decodes.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    healthy: bool
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_bare_bool(cls, data: Any) -> Any:  # noqa: ANN401 - whatever a history holds
+        return {"healthy": data} if isinstance(data, bool) else data

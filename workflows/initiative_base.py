@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():  # models only: liftoff's logic i
     from schemas.carried import CarriedState
     from schemas.contract import DECISION_REFUSED
     from schemas.decisions import Approval, Blocker, Hold
-    from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, RecordEventsInput
+    from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, RecordedEvents, RecordEventsInput
     from schemas.findings import Finding
     from schemas.initiative import StartInitiativeInput
     from schemas.integrations import (
@@ -332,7 +332,7 @@ class InitiativeBase:
         await workflow.execute_activity(
             act.RECORD_EVENTS,
             record,
-            result_type=int,
+            result_type=RecordedEvents,
             start_to_close_timeout=SHORT,
             heartbeat_timeout=act.HEARTBEAT_TIMEOUT,
             retry_policy=DB_RETRY,
@@ -344,7 +344,7 @@ class InitiativeBase:
             await workflow.execute_local_activity(
                 act.RECORD_EVENTS,
                 record,
-                result_type=int,
+                result_type=RecordedEvents,
                 start_to_close_timeout=LOCAL_RECORD_TIMEOUT,
                 retry_policy=LOCAL_RECORD_RETRY,
             )

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():  # models only: liftoff's logic i
         ChangeDecisionInput,
         CloseTicketInput,
         DeprovisionInput,
+        HealthCheck,
         OpenTicketInput,
         ProvisionInput,
         Resource,
@@ -191,15 +192,15 @@ class RolloutWorkflow:
             )
             resource_ref = resource.ref
             undo.append((f"resource {resource_ref} deprovisioned", lambda why: self._deprovision(resource_ref, why)))
-            healthy = await workflow.execute_activity(
+            health = await workflow.execute_activity(
                 act.CHECK_HEALTH,
                 ResourceRef(ref=resource_ref),
-                result_type=bool,
+                result_type=HealthCheck,
                 start_to_close_timeout=STEP_TIMEOUT,
                 heartbeat_timeout=act.HEARTBEAT_TIMEOUT,
                 retry_policy=RETRY,
             )
-            if not healthy:
+            if not health.healthy:
                 raise ApplicationError("canary health check failed", type="CanaryFailed", non_retryable=True)
             workflow.logger.info("canary healthy; promoting", extra={"resource": resource_ref})
             if workflow.patched(patches.ROLLOUT_PROMOTE):

@@ -22,7 +22,7 @@ from api.context import ApiContext
 from api.principals import Directory
 from api.temporal import translate
 from db.pool import create_pool
-from schemas.events import RecordEventsInput
+from schemas.events import RecordedEvents, RecordEventsInput
 from schemas.policy import Policy
 from tests.api.conftest import auth, submission
 from worker.activation_order import RecordedOrderRunner
@@ -103,7 +103,7 @@ class FlakyEvents:
         self.down = False
 
     @activity.defn(name="record_events")
-    async def record_events(self, record: RecordEventsInput) -> int:
+    async def record_events(self, record: RecordEventsInput) -> RecordedEvents:
         if self.down:
             raise ApplicationError("connection refused (the test's database is down)")
         return await self.real.record_events(record)

@@ -27,7 +27,7 @@ async def test_text_the_database_refuses_is_recorded_cleaned(pool: asyncpg.Pool)
     inserted = await ActivityEnvironment().run(
         EventActivities(pool).record_events, RecordEventsInput(events=[bad, good], snapshot=snapshot(iid))
     )
-    assert inserted == 2
+    assert inserted.new == 2
     rows = await _stored(pool, iid)
     assert rows[0]["detail"] == "ok"
     assert rows[0]["actor"] == "eve@example.com"

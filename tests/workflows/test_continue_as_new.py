@@ -23,7 +23,7 @@ async def _runs(client: Client, workflow_id: str) -> int:
 async def test_continue_as_new_mid_stage_keeps_pending_approvals(
     client: Client, task_queue: str, pool: asyncpg.Pool, policy: Policy
 ) -> None:
-    inp = make_start(policy).model_copy(update={"history_limit": 50})
+    inp = make_start(policy).model_copy(update={"history_limit": 30})
     handle = await start(client, task_queue, inp)
     await update(handle, "approve", ApproveInput(approver="paula@example.com", role=Role.PORTFOLIO))
     await update(

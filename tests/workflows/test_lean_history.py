@@ -20,7 +20,7 @@ from activities.events import EventActivities
 from bench.happy_path import history_cost, run_real
 from db import events_repo
 from schemas.decisions import ApproveInput
-from schemas.events import RecordEventsInput
+from schemas.events import RecordedEvents, RecordEventsInput
 from schemas.policy import Policy
 from schemas.stages import Role, Stage
 from tests.conftest import make_start
@@ -78,7 +78,7 @@ class DownThenUp:
         self.attempts = 0
 
     @activity.defn(name="record_events")
-    async def record_events(self, record: RecordEventsInput) -> int:
+    async def record_events(self, record: RecordEventsInput) -> RecordedEvents:
         self.attempts += 1
         if self.down:
             raise ApplicationError("connection refused (the test's database is down)")

@@ -102,7 +102,7 @@ async def test_an_altered_or_copied_start_input_refuses_to_run(
 async def test_a_signed_start_runs_and_continues_as_new_signed(
     client: Client, secured_queue: str, policy: Policy
 ) -> None:
-    inp = make_start(policy).model_copy(update={"history_limit": 50})
+    inp = make_start(policy).model_copy(update={"history_limit": 30})
     iid = inp.initiative_id
     handle = await start(client, secured_queue, inp, secret=SECRET)
 
