@@ -9,7 +9,7 @@ from db import rollups_repo
 from db.pool import Conn
 from db.queries import sql
 from db.rows import EventRow
-from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, RecordEventInput, RecordEventsInput
+from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, RecordEventsInput
 from schemas.stages import Stage
 from schemas.taxonomy import ReasonCode, family_of
 
@@ -107,17 +107,6 @@ async def _insert_event(conn: Conn, event: LifecycleEvent) -> bool:
         return False
     await _apply_intervals(conn, event)
     return True
-
-
-async def record_event(conn: Conn, record: RecordEventInput) -> bool:
-    """Record one event and its read-model effects in one transaction; False if it was already there."""
-    async with conn.transaction():
-        # the snapshot's upsert locks the initiative's row first: writers of its rollups take turns
-        await _upsert_snapshot(conn, record.snapshot, record.event.seq, record.event.occurred_at)
-        inserted = await _insert_event(conn, record.event)
-        if inserted:
-            await rollups_repo.refresh(conn, record.event.initiative_id)
-        return inserted
 
 
 async def record_events(conn: Conn, record: RecordEventsInput) -> int:

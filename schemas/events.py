@@ -84,15 +84,6 @@ class InitiativeSnapshot(BaseModel):
     poc_spend_usd: float = 0
 
 
-class RecordEventInput(BaseModel):
-    """Argument of the ``record_event`` activity: the event and the snapshot after it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    event: LifecycleEvent
-    snapshot: InitiativeSnapshot
-
-
 class RecordEventsInput(BaseModel):
     """Argument of the ``record_events`` activity: events in order and the snapshot after the last."""
 

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from schemas import limits
-from schemas.carried import CarriedState
 from schemas.classification import DataClassification, DeploymentTarget, Procurement, RiskTier
+from schemas.initiative_state import InitiativeState
 from schemas.policy import Policy
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -124,7 +124,7 @@ class StartInitiativeInput(BaseModel):
     tokens_prove_roles: bool = False
     ui_base_url: str = ""
     #: Set when the workflow continues as new: the state of the previous run.
-    carried: CarriedState | None = None
+    carried: InitiativeState | None = None
     #: Continue as new once the history has this many events (the server may suggest it earlier).
     history_limit: int = Field(default=10_000, ge=20)
     #: liftoff's signature over everything above (``schemas/start_signature.py``); empty when unverified.

@@ -39,8 +39,8 @@ def derive_stall_reason(
         return StallReason(blocker.reason_code, f"team reported: {blocker.detail}".rstrip(": "), team, {})
     if ctx.stage is Stage.POC and poc is None:
         return StallReason(ReasonCode.POC_RESULTS_MISSING, "no PoC results submitted", team, {})
-    if ctx.stage is Stage.POC and not poc_met(poc):
-        unmet = list(poc.unmet) if poc else []
+    if ctx.stage is Stage.POC and poc is not None and not poc.met:
+        unmet = list(poc.unmet)
         return StallReason(
             ReasonCode.POC_CRITERIA_NOT_MET, "PoC criteria not met: " + "; ".join(unmet), team, {"unmet": unmet}
         )
@@ -67,11 +67,6 @@ def derive_stall_reason(
         tuple(people) or tuple(roles),
         {"roles": roles},
     )
-
-
-def poc_met(poc: PocEvaluation | None) -> bool:
-    """Whether PoC results meeting the criteria are in."""
-    return poc is not None and poc.met
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import pytest_asyncio
 from asyncpg.pool import PoolConnectionProxy
 
 from db import events_repo, initiatives_repo
-from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, RecordEventInput
+from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, RecordEventsInput
 from schemas.stages import InitiativeStatus, Stage
 from schemas.taxonomy import ReasonCode
 from tests.conftest import SUBMITTER, make_spec
@@ -93,13 +93,18 @@ def event(
     )
 
 
-def record(ev: LifecycleEvent, snap: InitiativeSnapshot) -> RecordEventInput:
-    return RecordEventInput(event=ev, snapshot=snap)
+def record(ev: LifecycleEvent, snap: InitiativeSnapshot) -> RecordEventsInput:
+    return RecordEventsInput(events=[ev], snapshot=snap)
+
+
+async def record_one(conn: Connection, rec: RecordEventsInput) -> bool:
+    """Record a one-event batch; whether the event was new."""
+    return await events_repo.record_events(conn, rec) == 1
 
 
 async def submit(conn: Connection, initiative_id: str, **snap: Any) -> None:
     """Record the submission (seq 1), which creates the initiative row."""
-    inserted = await events_repo.record_event(
+    inserted = await record_one(
         conn, record(event(initiative_id, 1, EventKind.SUBMITTED, Stage.PROPOSED), snapshot(initiative_id, **snap))
     )
     assert inserted is True
@@ -151,8 +156,8 @@ async def test_recording_the_same_event_twice_inserts_one_row(conn: Connection) 
         snapshot(iid),
     )
 
-    first = await events_repo.record_event(conn, rec)
-    second = await events_repo.record_event(conn, rec)
+    first = await record_one(conn, rec)
+    second = await record_one(conn, rec)
 
     assert first is True
     assert second is False
@@ -165,7 +170,7 @@ async def test_lower_seq_snapshot_never_overwrites_a_newer_one(conn: Connection)
     iid = new_id()
     await submit(conn, iid)
     newer_at = T0 + timedelta(hours=2)
-    await events_repo.record_event(
+    await record_one(
         conn,
         record(
             event(iid, 5, EventKind.STAGE_ENTERED, Stage.POC, at=newer_at),
@@ -182,7 +187,7 @@ async def test_lower_seq_snapshot_never_overwrites_a_newer_one(conn: Connection)
 
     # A late retry of an older event arrives after the newer one.
     older_at = T0 + timedelta(hours=1)
-    inserted = await events_repo.record_event(
+    inserted = await record_one(
         conn,
         record(
             event(iid, 3, EventKind.APPROVED, Stage.PROPOSED, at=older_at),
@@ -206,7 +211,7 @@ async def test_higher_seq_snapshot_replaces_the_row(conn: Connection) -> None:
     iid = new_id()
     await submit(conn, iid)
     later = T0 + timedelta(minutes=30)
-    await events_repo.record_event(
+    await record_one(
         conn,
         record(
             event(iid, 2, EventKind.STAGE_ENTERED, Stage.POC, at=later),
@@ -228,14 +233,14 @@ async def test_higher_seq_snapshot_replaces_the_row(conn: Connection) -> None:
 async def test_stage_intervals_open_close_and_count_visits(conn: Connection) -> None:
     iid = new_id()
     t1, t2, t3 = T0 + timedelta(hours=1), T0 + timedelta(hours=2), T0 + timedelta(hours=3)
-    await events_repo.record_event(conn, record(event(iid, 1, EventKind.STAGE_ENTERED, Stage.POC), snapshot(iid)))
+    await record_one(conn, record(event(iid, 1, EventKind.STAGE_ENTERED, Stage.POC), snapshot(iid)))
 
     opened = await intervals(conn, iid)
     assert opened == [
         {"stage": "poc", "visit": 1, "entered_at": T0, "left_at": None, "outcome": None, "reason_code": None}
     ]
 
-    await events_repo.record_event(
+    await record_one(
         conn,
         record(event(iid, 2, EventKind.STAGE_LEFT, Stage.POC, at=t1, data={"outcome": "advanced"}), snapshot(iid)),
     )
@@ -244,10 +249,8 @@ async def test_stage_intervals_open_close_and_count_visits(conn: Connection) -> 
         {"stage": "poc", "visit": 1, "entered_at": T0, "left_at": t1, "outcome": "advanced", "reason_code": None}
     ]
 
-    await events_repo.record_event(
-        conn, record(event(iid, 3, EventKind.STAGE_ENTERED, Stage.POC, at=t2), snapshot(iid))
-    )
-    await events_repo.record_event(
+    await record_one(conn, record(event(iid, 3, EventKind.STAGE_ENTERED, Stage.POC, at=t2), snapshot(iid)))
+    await record_one(
         conn,
         record(
             event(
@@ -272,8 +275,8 @@ async def test_stage_intervals_open_close_and_count_visits(conn: Connection) -> 
 async def test_stage_left_without_outcome_counts_as_advanced(conn: Connection) -> None:
     iid = new_id()
     t1 = T0 + timedelta(hours=1)
-    await events_repo.record_event(conn, record(event(iid, 1, EventKind.STAGE_ENTERED, Stage.POC), snapshot(iid)))
-    await events_repo.record_event(conn, record(event(iid, 2, EventKind.STAGE_LEFT, Stage.POC, at=t1), snapshot(iid)))
+    await record_one(conn, record(event(iid, 1, EventKind.STAGE_ENTERED, Stage.POC), snapshot(iid)))
+    await record_one(conn, record(event(iid, 2, EventKind.STAGE_LEFT, Stage.POC, at=t1), snapshot(iid)))
 
     [interval] = await intervals(conn, iid)
     assert interval["left_at"] == t1
@@ -283,7 +286,7 @@ async def test_stage_left_without_outcome_counts_as_advanced(conn: Connection) -
 async def test_entering_a_terminal_stage_opens_a_closed_interval(conn: Connection) -> None:
     iid = new_id()
     await submit(conn, iid)
-    await events_repo.record_event(
+    await record_one(
         conn,
         record(
             event(iid, 2, EventKind.STAGE_ENTERED, Stage.PRODUCTION),
@@ -300,11 +303,9 @@ async def test_entering_a_terminal_stage_opens_a_closed_interval(conn: Connectio
 async def test_scrapped_closes_the_open_interval_and_adds_a_scrapped_one(conn: Connection) -> None:
     iid = new_id()
     t1 = T0 + timedelta(days=3)
-    await events_repo.record_event(
-        conn, record(event(iid, 1, EventKind.STAGE_ENTERED, Stage.INFRA_REVIEW), snapshot(iid))
-    )
+    await record_one(conn, record(event(iid, 1, EventKind.STAGE_ENTERED, Stage.INFRA_REVIEW), snapshot(iid)))
 
-    inserted = await events_repo.record_event(
+    inserted = await record_one(
         conn,
         record(
             event(iid, 2, EventKind.SCRAPPED, Stage.INFRA_REVIEW, at=t1, reason_code=ReasonCode.BUDGET_CUT),
@@ -346,9 +347,7 @@ async def test_scrapped_closes_the_open_interval_and_adds_a_scrapped_one(conn: C
 async def test_reason_family_is_derived_from_the_code(conn: Connection, code: ReasonCode, family: str) -> None:
     iid = new_id()
     await submit(conn, iid)
-    await events_repo.record_event(
-        conn, record(event(iid, 2, EventKind.REJECTED, Stage.PROPOSED, reason_code=code), snapshot(iid))
-    )
+    await record_one(conn, record(event(iid, 2, EventKind.REJECTED, Stage.PROPOSED, reason_code=code), snapshot(iid)))
 
     events = await events_repo.list_events(conn, iid)
     assert [(e.kind, e.reason_code, e.reason_family) for e in events] == [
@@ -361,16 +360,14 @@ async def test_list_events_orders_by_occurred_at_then_seq(conn: Connection) -> N
     iid = new_id()
     later, latest = T0 + timedelta(minutes=5), T0 + timedelta(minutes=10)
     # Recorded out of order: the log is read back in the order things happened.
-    await events_repo.record_event(
+    await record_one(
         conn, record(event(iid, 4, EventKind.APPROVED, Stage.POC, at=latest), snapshot(iid, stage=Stage.POC))
     )
-    await events_repo.record_event(
+    await record_one(
         conn, record(event(iid, 3, EventKind.STAGE_ENTERED, Stage.POC, at=later), snapshot(iid, stage=Stage.POC))
     )
-    await events_repo.record_event(
-        conn, record(event(iid, 2, EventKind.STAGE_LEFT, Stage.PROPOSED, at=later), snapshot(iid))
-    )
-    await events_repo.record_event(conn, record(event(iid, 1, EventKind.SUBMITTED, Stage.PROPOSED), snapshot(iid)))
+    await record_one(conn, record(event(iid, 2, EventKind.STAGE_LEFT, Stage.PROPOSED, at=later), snapshot(iid)))
+    await record_one(conn, record(event(iid, 1, EventKind.SUBMITTED, Stage.PROPOSED), snapshot(iid)))
 
     events = await events_repo.list_events(conn, iid)
     assert [(e.seq, e.occurred_at) for e in events] == [(1, T0), (2, later), (3, later), (4, latest)]
@@ -385,9 +382,7 @@ async def test_list_events_orders_by_occurred_at_then_seq(conn: Connection) -> N
 async def test_event_data_round_trips_as_json(conn: Connection) -> None:
     iid = new_id()
     data = {"awaiting_roles": ["portfolio"], "nested": {"n": 1, "ok": True}}
-    await events_repo.record_event(
-        conn, record(event(iid, 1, EventKind.STAGE_ENTERED, Stage.PROPOSED, data=data), snapshot(iid))
-    )
+    await record_one(conn, record(event(iid, 1, EventKind.STAGE_ENTERED, Stage.PROPOSED, data=data), snapshot(iid)))
 
     [ev] = await events_repo.list_events(conn, iid)
     assert ev.data == data
@@ -403,7 +398,7 @@ async def test_list_events_of_an_unknown_initiative_is_empty(conn: Connection) -
 async def test_record_refusal_writes_a_decision_refused_event(conn: Connection) -> None:
     iid = new_id()
     await submit(conn, iid)
-    await events_repo.record_event(
+    await record_one(
         conn,
         record(
             event(iid, 2, EventKind.STAGE_ENTERED, Stage.POC, at=T0 + timedelta(minutes=1)),

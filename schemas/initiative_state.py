@@ -1,10 +1,14 @@
-"""The state an ``InitiativeWorkflow`` hands to its next run when it continues as new."""
+"""What an ``InitiativeWorkflow`` remembers: one model, carried whole to the next run on continue-as-new.
+
+The field names are those of the ``CarriedState`` that histories recorded before this model replaced it,
+so their continue-as-new inputs still decode.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from schemas.decisions import Approval, Blocker, Hold
 from schemas.findings import Finding
@@ -14,13 +18,11 @@ from schemas.status import PocEvaluation, Stall
 from schemas.taxonomy import ReasonCode
 
 
-class CarriedState(BaseModel):
+class InitiativeState(BaseModel):
     """Everything the workflow remembers between decisions (never a running child or pending events)."""
 
-    model_config = ConfigDict(frozen=True)
-
-    stage: Stage
-    visited: list[Stage]
+    stage: Stage = Stage.PROPOSED
+    visited: list[Stage] = Field(default_factory=list)
     stage_entered_at: datetime
     approvals: list[Approval] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
@@ -31,7 +33,7 @@ class CarriedState(BaseModel):
     hold: Hold | None = None
     held_in_stage: timedelta = timedelta()
     blocker: Blocker | None = None
-    seq: int
+    seq: int = 0
     sandbox: Resource | None = None
     signoff_ticket: Ticket | None = None
     clock_start: datetime
