@@ -31,11 +31,15 @@ def test_a_password_in_the_dsn_is_kept() -> None:
     assert Settings(database_url="postgresql://a@h/db").database_dsn() == "postgresql://a@h/db"
 
 
+def test_the_worker_caches_500_initiatives_by_default() -> None:
+    assert WorkerTuning.from_settings(Settings()).worker_options()["max_cached_workflows"] == 500
+
+
 def test_worker_tuning_comes_from_settings() -> None:
-    settings = Settings(max_concurrent_activities=8, max_cached_workflows=500, shutdown_grace_seconds=12)
+    settings = Settings(max_concurrent_activities=8, max_cached_workflows=200, shutdown_grace_seconds=12)
     options = WorkerTuning.from_settings(settings).worker_options()
     assert options == {
         "graceful_shutdown_timeout": timedelta(seconds=12),
         "max_concurrent_activities": 8,
-        "max_cached_workflows": 500,
+        "max_cached_workflows": 200,
     }
