@@ -100,9 +100,8 @@ class InitiativeWorkflow:
                 break
             # The history grew past its limit: let answered updates return, then hand everything to a
             # fresh run with the same id. A decision arriving meanwhile is processed first.
-            machine = self._machine
             await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self._machine.has_work())
-            if not machine.has_work():
+            if not self._machine.has_work():
                 state = self._state
                 workflow.logger.info("continuing as new", extra={"run": state.runs, "seq": state.seq})
                 carried = state.model_copy(update={"runs": state.runs + 1}, deep=True)
