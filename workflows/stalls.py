@@ -9,7 +9,6 @@ stalls; each rung of the policy's escalation ladder fires at its multiple of the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from schemas.decisions import Blocker
@@ -20,14 +19,19 @@ from schemas.taxonomy import ReasonCode
 from workflows.gates import GateContext
 
 
-@dataclass(frozen=True)
 class StallReason:
-    """A derived stall reason: the code, a sentence naming what is missing, and who owns it."""
+    """A derived stall reason: the code, a sentence naming what is missing, and who owns it.
 
-    code: ReasonCode
-    detail: str
-    owners: tuple[str, ...]
-    data: dict[str, list[str]]
+    Plain classes here, not dataclasses: see ``workflows.gates.GateContext``.
+    """
+
+    __slots__ = ("code", "data", "detail", "owners")
+
+    def __init__(self, code: ReasonCode, detail: str, owners: tuple[str, ...], data: dict[str, list[str]]) -> None:
+        self.code = code
+        self.detail = detail
+        self.owners = owners
+        self.data = data
 
 
 def derive_stall_reason(
@@ -69,12 +73,14 @@ def derive_stall_reason(
     )
 
 
-@dataclass(frozen=True)
 class Deadline:
-    """The next thing the stage's clock will do, and when."""
+    """The next thing the stage's clock will do, and when: ``stall``, ``escalate``, ``abandon`` (or ``renew``)."""
 
-    at: datetime
-    kind: str  # "stall", "escalate", "abandon"
+    __slots__ = ("at", "kind")
+
+    def __init__(self, at: datetime, kind: str) -> None:
+        self.at = at
+        self.kind = kind
 
 
 def next_deadline(
