@@ -248,6 +248,17 @@ async def _timed(label: str, step: Callable[[], Awaitable[Any]]) -> Any:  # noqa
 async def main_async(args: argparse.Namespace) -> int:
     """Build the portfolio, measure, print the table."""
     rows: list[tuple[str, str, str]] = []
+    cache = args.cache if args.cache is not None else 1000
+    cached_proposed = sum(
+        1 for i in range(max(args.initiatives - cache, 0), args.initiatives) if _plan(i) is Stage.PROPOSED
+    )
+    if cached_proposed < 2 * args.decisions:
+        print(
+            f"--decisions {args.decisions} needs {2 * args.decisions} cached proposed initiatives; a cache of "
+            f"{cache} holds {cached_proposed}",
+            file=sys.stderr,
+        )
+        return 2
     with tempfile.TemporaryDirectory(prefix="liftoff-scale-") as tmp:
         stack = Stack(Path(tmp))
         try:
@@ -262,7 +273,6 @@ async def main_async(args: argparse.Namespace) -> int:
             )
             await asyncio.sleep(5)  # the last sandbox provisioning and stall timers settle
             full = rss_mb(first)
-            cache = args.cache if args.cache is not None else 1000
             rows += [
                 ("worker RSS idle (MB)", f"{idle:.0f}", ""),
                 (f"worker RSS, {args.initiatives} open, cache {cache} (MB)", f"{full:.0f}", f"< {TARGET_RSS_MB}"),
