@@ -46,24 +46,32 @@ class TeamDecision(Decision):
     actor: Email
 
 
+class ApproverReasoned(ApproverDecision):
+    """An approver's decision that gives a reason code (and may say more)."""
+
+    reason_code: ReasonCode
+    detail: Text = ""
+
+
+class TeamReasoned(TeamDecision):
+    """A team decision that gives a reason code (and may say more)."""
+
+    reason_code: ReasonCode
+    detail: Text = ""
+
+
 class ApproveInput(ApproverDecision):
     """An approver closes (their part of) the current gate."""
 
     comment: Text = ""
 
 
-class RejectInput(ApproverDecision):
+class RejectInput(ApproverReasoned):
     """An approver ends the initiative at the current gate."""
 
-    reason_code: ReasonCode
-    detail: Text = ""
 
-
-class RequestChangesInput(ApproverDecision):
+class RequestChangesInput(ApproverReasoned):
     """An approver sends the initiative back one stage with a reason."""
-
-    reason_code: ReasonCode
-    detail: Text = ""
 
 
 class WaiveFindingInput(ApproverDecision):
@@ -81,11 +89,8 @@ class SubmitPocResultsInput(TeamDecision):
     summary: Text = ""
 
 
-class ScrapInput(TeamDecision):
+class ScrapInput(TeamReasoned):
     """Anyone entitled ends the initiative, at any non-terminal stage, with a reason."""
-
-    reason_code: ReasonCode
-    detail: Text = ""
 
 
 class ResolveFindingInput(TeamDecision):
@@ -95,18 +100,12 @@ class ResolveFindingInput(TeamDecision):
     evidence: Evidence
 
 
-class ReportBlockerInput(TeamDecision):
+class ReportBlockerInput(TeamReasoned):
     """The team declares what blocks it, with a reason code (it becomes the stall reason)."""
 
-    reason_code: ReasonCode
-    detail: Text = ""
 
-
-class HoldInput(TeamDecision):
+class HoldInput(TeamReasoned):
     """Pause the initiative (and its SLA clock) with a reason."""
-
-    reason_code: ReasonCode
-    detail: Text = ""
 
 
 class ResumeInput(TeamDecision):
