@@ -32,6 +32,7 @@ from bench.reports_data import load_portfolio
 from db.pool import Conn, connect
 from db.queries import sql
 from db.reports_repo import REPORTS
+from schemas.report_rows import Rows, TimeInStageRow
 from schemas.reports import ReportFilters
 from worker.dev import apply_migrations
 from worker.embedded import EmbeddedPostgres
@@ -79,7 +80,7 @@ async def measure(conn: Conn, scopes: dict[str, ReportFilters], repeat: int, lab
     answers: Answers = {}
     for name, report in REPORTS.items():
         for scope, f in scopes.items():
-            answers[name, scope] = (time.time(), await report(conn, f))
+            answers[name, scope] = (time.time(), (await report(conn, f)).model_dump(mode="json"))
             ours = [await timed(partial(report, conn, f)) for _ in range(repeat)]
             await run_baseline(conn, name, f)
             base = [await timed(partial(run_baseline, conn, name, f)) for _ in range(repeat)]
@@ -99,11 +100,11 @@ async def row_by_row(conn: Conn, name: str) -> dict[str, Any]:
     """
     everything = ReportFilters(since=datetime(1970, 1, 1, tzinfo=UTC))
     if name != "time-in-stage":
-        return await REPORTS[name](conn, everything)
+        return (await REPORTS[name](conn, everything)).model_dump(mode="json")
     async with conn.transaction():
         await conn.execute(sql("report_settings"))
         records = await conn.fetch(sql("report_time_in_stage"), everything.since, None, None, None)
-    return {"rows": [dict(r) for r in records]}
+    return Rows[TimeInStageRow](rows=[TimeInStageRow(**r) for r in records]).model_dump(mode="json")
 
 
 def table(rows: list[Row]) -> str:

@@ -1,8 +1,8 @@
-"""Reports for leaders, one SQL query each (``db/queries/report_*.sql``), returned as JSON-ready dicts.
+"""Reports for leaders, one SQL query each (``db/queries/report_*.sql``), returned as models.
 
 Every query takes the same four parameters (since, until, team, business unit), so every report accepts the
-same :class:`~schemas.reports.ReportFilters`. Numbers come back as ``int`` or ``float`` (never ``Decimal``)
-and times as ISO 8601 strings.
+same :class:`~schemas.reports.ReportFilters`. Each returns a model of ``schemas.report_rows`` whose JSON
+dump is the API's answer: numbers as ``int`` or ``float`` (never ``Decimal``), times as ISO 8601 strings.
 """
 
 from __future__ import annotations
@@ -15,6 +15,21 @@ import asyncpg
 
 from db.pool import Conn
 from db.queries import sql
+from schemas.report_rows import (
+    Alignment,
+    DeploymentTargetRow,
+    Funnel,
+    FunnelStage,
+    ProcurementRow,
+    ReportModel,
+    Rows,
+    ScrapReasonRow,
+    StalledNowRow,
+    StallReasonRow,
+    SunkCost,
+    SunkCostRow,
+    TimeInStageRow,
+)
 from schemas.reports import ReportFilters
 from schemas.stages import STAGE_ORDER, Stage
 
@@ -63,7 +78,7 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-async def funnel(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
+async def funnel(conn: Conn | asyncpg.Pool, f: ReportFilters) -> Funnel:
     """How many initiatives reached, passed and were scrapped in each stage, and the three headline rates.
 
     A send-back and re-entry counts once per stage: every count is of distinct initiatives.
@@ -82,123 +97,88 @@ async def funnel(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
     entered_infra_review = count(Stage.INFRA_REVIEW, "reached")
     scrapped_after_poc = sum(count(s, "scrapped") for s in _AFTER_POC)
     reached_production = count(Stage.PRODUCTION, "reached")
-    return {
-        "total": total,
-        "stages": [
-            {
-                "stage": s.value,
-                "reached": count(s, "reached"),
-                "advanced": count(s, "advanced"),
-                "scrapped": count(s, "scrapped"),
-            }
+    return Funnel(
+        total=total,
+        stages=[
+            FunnelStage(
+                stage=s.value,
+                reached=count(s, "reached"),
+                advanced=count(s, "advanced"),
+                scrapped=count(s, "scrapped"),
+            )
             for s in STAGE_ORDER
         ],
-        "entered_poc": entered_poc,
-        "scrapped_in_poc": scrapped_in_poc,
-        "entered_infra_review": entered_infra_review,
-        "scrapped_after_poc": scrapped_after_poc,
-        "reached_production": reached_production,
-        "poc_abandonment_rate": _rate(scrapped_in_poc, entered_poc),
-        "post_poc_scrap_rate": _rate(scrapped_after_poc, entered_infra_review),
-        "pilot_to_production_rate": _rate(reached_production, entered_poc),
-        "base_rates": dict(BASE_RATES),
-        # workflows terminated, cancelled or reset outside liftoff: their numbers above are not to be trusted
-        "tampered": int(tampered[0]["tampered"]) if tampered else 0,
-    }
+        entered_poc=entered_poc,
+        scrapped_in_poc=scrapped_in_poc,
+        entered_infra_review=entered_infra_review,
+        scrapped_after_poc=scrapped_after_poc,
+        reached_production=reached_production,
+        poc_abandonment_rate=_rate(scrapped_in_poc, entered_poc),
+        post_poc_scrap_rate=_rate(scrapped_after_poc, entered_infra_review),
+        pilot_to_production_rate=_rate(reached_production, entered_poc),
+        base_rates=dict(BASE_RATES),
+        tampered=int(tampered[0]["tampered"]) if tampered else 0,
+    )
 
 
-async def stall_reasons(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
+async def stall_reasons(conn: Conn | asyncpg.Pool, f: ReportFilters) -> Rows[StallReasonRow]:
     """Stalls per reason family, code and stage, most frequent first, with total and median stalled time."""
     records = await _fetch(conn, "stall_reasons", f)
-    # the query's columns are the report's fields, in order
-    return {"rows": [dict(r) for r in records]}
+    return Rows[StallReasonRow](rows=[StallReasonRow(**r) for r in records])
 
 
-async def scrap_reasons(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
+async def scrap_reasons(conn: Conn | asyncpg.Pool, f: ReportFilters) -> Rows[ScrapReasonRow]:
     """Scrapped initiatives per reason family, code and stage; abandonments also by the stall behind them."""
     records = await _fetch(conn, "scrap_reasons", f)
-    rows: list[dict[str, Any]] = []
-    for r in records:
-        row: dict[str, Any] = {"family": r["family"], "code": r["code"], "stage": r["stage"]}
-        if r["underlying_code"] is not None:
-            row["underlying_code"] = r["underlying_code"]
-        row["initiatives"] = r["initiatives"]
-        rows.append(row)
-    return {"rows": rows}
+    return Rows[ScrapReasonRow](rows=[ScrapReasonRow(**r) for r in records])
 
 
-async def time_in_stage(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
+async def time_in_stage(conn: Conn | asyncpg.Pool, f: ReportFilters) -> Rows[TimeInStageRow]:
     """Per stage in lifecycle order: completed visits with p50, p90 and max duration, and open visits."""
     records = await _fetch(conn, "time_in_stage", f)
-    # the query's columns are the report's fields, in order
-    return {"rows": [dict(r) for r in records]}
+    return Rows[TimeInStageRow](rows=[TimeInStageRow(**r) for r in records])
 
 
-async def stalled_now(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
+async def stalled_now(conn: Conn | asyncpg.Pool, f: ReportFilters) -> Rows[StalledNowRow]:
     """Initiatives stalled right now, longest stalled first, with reason, escalation level and awaited roles."""
     records = await _fetch(conn, "stalled_now", f)
-    return {
-        "rows": [
-            {
-                "id": r["id"],
-                "title": r["title"],
-                "team": r["team"],
-                "business_unit": r["business_unit"],
-                "stage": r["stage"],
-                "status": r["status"],
-                "reason_code": r["reason_code"],
-                "family": r["family"],
-                "since": r["since"].isoformat(),
-                "stalled_seconds": r["stalled_seconds"],
-                "escalation_level": r["escalation_level"],
-                "awaiting_roles": list(r["awaiting_roles"]),
-            }
-            for r in records
-        ]
-    }
+    return Rows[StalledNowRow](rows=[StalledNowRow(**r) for r in records])
 
 
-async def sunk_cost(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
+async def sunk_cost(conn: Conn | asyncpg.Pool, f: ReportFilters) -> SunkCost:
     """What scrapped initiatives cost (PoC spend plus provisioning) per scrap reason and stage."""
     records = await _fetch(conn, "sunk_cost", f)
-    return {
-        "rows": [
-            {
-                "family": r["family"],
-                "code": r["code"],
-                "stage": r["stage"],
-                "initiatives": r["initiatives"],
-                "poc_spend_usd": r["poc_spend_usd"],
-                "provisioning_usd": r["provisioning_usd"],
-                "total_usd": r["total_usd"],
-            }
-            for r in records
-        ],
-        "total_usd": records[0]["grand_total_usd"] if records else 0.0,
-    }
+    fields = SunkCostRow.model_fields
+    return SunkCost(
+        rows=[SunkCostRow(**{k: r[k] for k in fields}) for r in records],
+        total_usd=records[0]["grand_total_usd"] if records else 0.0,
+    )
 
 
-async def alignment(conn: Conn | asyncpg.Pool, f: ReportFilters) -> dict[str, Any]:
+async def alignment(conn: Conn | asyncpg.Pool, f: ReportFilters) -> Alignment:
     """How often initiatives reach production (or are scrapped) by procurement and by deployment target."""
     records = await _fetch(conn, "alignment", f)
 
-    def row(key: str, r: asyncpg.Record) -> dict[str, Any]:
+    def counts(r: asyncpg.Record) -> dict[str, Any]:
         return {
-            key: r["value"],
             "total": r["total"],
             "reached_production": r["reached_production"],
             "scrapped": r["scrapped"],
             "production_rate": _rate(r["reached_production"], r["total"]),
         }
 
-    return {
-        "rows": [row("procurement", r) for r in records if r["dimension"] == "procurement"],
-        "by_deployment_target": [row("deployment_target", r) for r in records if r["dimension"] == "deployment_target"],
-    }
+    return Alignment(
+        rows=[ProcurementRow(procurement=r["value"], **counts(r)) for r in records if r["dimension"] == "procurement"],
+        by_deployment_target=[
+            DeploymentTargetRow(deployment_target=r["value"], **counts(r))
+            for r in records
+            if r["dimension"] == "deployment_target"
+        ],
+    )
 
 
 #: Every report by its public name (the names in ``schemas.reports.REPORT_NAMES``, in the same order).
-REPORTS: dict[str, Callable[[Conn | asyncpg.Pool, ReportFilters], Awaitable[dict[str, Any]]]] = {
+REPORTS: dict[str, Callable[[Conn | asyncpg.Pool, ReportFilters], Awaitable[ReportModel]]] = {
     "funnel": funnel,
     "stall-reasons": stall_reasons,
     "scrap-reasons": scrap_reasons,

@@ -88,7 +88,7 @@ async def report(
     if name not in REPORTS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown report {name!r}; available: {', '.join(REPORT_NAMES)}")
     filters = ReportFilters(since=since, until=until, team=team, business_unit=business_unit)
-    data = await REPORTS[name](ctx.pool, filters)
+    data = (await REPORTS[name](ctx.pool, filters)).model_dump(mode="json")
     if format == "csv":
         return PlainTextResponse(
             to_csv(table_rows(name, data)),

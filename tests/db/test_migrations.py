@@ -182,8 +182,10 @@ async def test_the_rollups_migration_backfills_what_was_recorded_before_it(fresh
         counts = await assert_rollups_match_sources(conn, ids)
         assert counts["report_initiative_facts"] == 300
         assert counts["report_stall_episodes"] > 0
-        whole = await reports_repo.time_in_stage(conn, ReportFilters())
-        scanned = await reports_repo.time_in_stage(conn, ReportFilters(since=datetime(1970, 1, 1, tzinfo=UTC)))
+        whole = (await reports_repo.time_in_stage(conn, ReportFilters())).model_dump(mode="json")
+        scanned = (
+            await reports_repo.time_in_stage(conn, ReportFilters(since=datetime(1970, 1, 1, tzinfo=UTC)))
+        ).model_dump(mode="json")
         assert_close(whole, scanned)
     finally:
         await conn.close()
@@ -201,13 +203,13 @@ async def test_migrate_rebuild_rollups_recomputes_them_from_the_log(
             "TRUNCATE report_initiative_facts, report_portfolio_facts, report_stall_episodes, report_stage_visits,"
             " report_stage_visit_days"
         )
-        funnel = await reports_repo.funnel(conn, ReportFilters())
+        funnel = (await reports_repo.funnel(conn, ReportFilters())).model_dump(mode="json")
         assert funnel["total"] == 0
 
         assert await _run_migrate(Settings(database_url=fresh_dsn), rebuild_rollups=True) == 0
 
         assert "report rollups rebuilt for 200 initiatives" in capsys.readouterr().out
-        assert (await reports_repo.funnel(conn, ReportFilters()))["total"] == 200
+        assert (await reports_repo.funnel(conn, ReportFilters())).model_dump(mode="json")["total"] == 200
         await assert_rollups_match_sources(conn, [r["id"] for r in await conn.fetch("SELECT id FROM initiatives")])
     finally:
         await conn.close()

@@ -140,19 +140,19 @@ async def test_a_stall_and_a_visit_that_end_in_a_later_batch_are_updated(conn: C
 
     await record(conn, walk, slice(0, first), team=team, status=InitiativeStatus.STALLED)
     scope = ReportFilters(team=team)
-    [open_stall] = (await reports_repo.stall_reasons(conn, scope))["rows"]
-    proposed = (await reports_repo.time_in_stage(conn, scope))["rows"][0]
+    [open_stall] = (await reports_repo.stall_reasons(conn, scope)).model_dump(mode="json")["rows"]
+    proposed = (await reports_repo.time_in_stage(conn, scope)).model_dump(mode="json")["rows"][0]
     assert open_stall["total_stalled_seconds"] > 300 * 86_400, "still open: counted up to now"
     assert (proposed["completed_visits"], proposed["open_visits"]) == (0, 1)
 
     assert await record(conn, walk, slice(first, None), team=team, status=InitiativeStatus.ACTIVE) == 5
 
-    [cleared] = (await reports_repo.stall_reasons(conn, scope))["rows"]
+    [cleared] = (await reports_repo.stall_reasons(conn, scope)).model_dump(mode="json")["rows"]
     assert (cleared["stalls"], cleared["initiatives"], cleared["total_stalled_seconds"]) == (1, 1, 86_400.0)
-    proposed, poc = (await reports_repo.time_in_stage(conn, scope))["rows"][:2]
+    proposed, poc = (await reports_repo.time_in_stage(conn, scope)).model_dump(mode="json")["rows"][:2]
     assert (proposed["completed_visits"], proposed["p50_seconds"], proposed["open_visits"]) == (1, 2 * 86_400.0, 0)
     assert (poc["completed_visits"], poc["open_visits"]) == (0, 1)
-    funnel = await reports_repo.funnel(conn, scope)
+    funnel = (await reports_repo.funnel(conn, scope)).model_dump(mode="json")
     assert [(s["stage"], s["reached"], s["advanced"]) for s in funnel["stages"][:3]] == [
         ("proposed", 1, 1),
         ("poc", 1, 0),
@@ -172,7 +172,7 @@ async def test_a_retried_batch_changes_no_rollup_row(conn: Connection) -> None:
 
     assert {table: await rollup_rows(conn, table, [walk.iid]) for table in ROLLUPS} == before
     await assert_rollups_match_sources(conn, [walk.iid])
-    [row] = (await reports_repo.scrap_reasons(conn, ReportFilters(team=team)))["rows"]
+    [row] = (await reports_repo.scrap_reasons(conn, ReportFilters(team=team))).model_dump(mode="json")["rows"]
     assert (row["code"], row["stage"], row["initiatives"]) == ("BUDGET_CUT", "poc", 1)
 
 
@@ -202,7 +202,7 @@ async def test_builtin_provisioning_reaches_the_sunk_cost(pool: asyncpg.Pool, re
         # provisioning again with the same key is the same resource: its cost counts once
         await env.run(activities.provision, resource)
 
-        report = await reports_repo.sunk_cost(c, ReportFilters(team=team))
+        report = (await reports_repo.sunk_cost(c, ReportFilters(team=team))).model_dump(mode="json")
 
         assert report["rows"] == [
             {
@@ -222,17 +222,19 @@ async def test_builtin_provisioning_reaches_the_sunk_cost(pool: asyncpg.Pool, re
 async def test_the_whole_portfolio_reads_the_same_numbers_as_a_count_of_every_row(conn: Connection, name: str) -> None:
     await seed(conn)
     report = reports_repo.REPORTS[name]
-    whole, scanned = await report(conn, ReportFilters()), await row_by_row(conn, name)
+    whole = (await report(conn, ReportFilters())).model_dump(mode="json")
+    scanned = await row_by_row(conn, name)
 
     # the same rows picked and interpolated the same way; only float sums may differ in the last bits (the
     # whole portfolio's are summed as numeric, in another order); now() is the transaction's start in both
     assert_close(whole, scanned)
-    assert json.dumps(whole) != json.dumps(await report(conn, ReportFilters(team="nobody"))), "not vacuous"
+    nobody = (await report(conn, ReportFilters(team="nobody"))).model_dump(mode="json")
+    assert json.dumps(whole) != json.dumps(nobody), "not vacuous"
 
 
 async def test_the_whole_portfolio_time_in_stage_picks_the_same_visits(conn: Connection) -> None:
     await seed(conn)
-    whole = (await reports_repo.time_in_stage(conn, ReportFilters()))["rows"]
+    whole = (await reports_repo.time_in_stage(conn, ReportFilters())).model_dump(mode="json")["rows"]
     scanned = (await row_by_row(conn, "time-in-stage"))["rows"]
 
     assert sum(r["completed_visits"] for r in whole) >= 30, "at least the seeded portfolio"
@@ -259,7 +261,7 @@ async def test_concurrent_writers_keep_the_per_day_counts(pool: asyncpg.Pool) ->
     await asyncio.gather(*(write(w) for w in walks))
 
     await assert_rollups_match_sources(pool, [w.iid for w in walks])
-    rows = (await reports_repo.time_in_stage(pool, ReportFilters(team=team)))["rows"]
+    rows = (await reports_repo.time_in_stage(pool, ReportFilters(team=team))).model_dump(mode="json")["rows"]
     assert [(r["stage"], r["completed_visits"], r["open_visits"]) for r in rows[:3]] == [
         ("proposed", 10, 0),
         ("poc", 10, 0),
@@ -279,11 +281,13 @@ async def test_odd_rows_loaded_around_liftoff_read_the_same_from_counters_and_ro
         await record(conn, walk, slice(None), team=team, status=status)
     for name in ("time-in-stage", "scrap-reasons", "sunk-cost", "funnel"):
         report = reports_repo.REPORTS[name]
-        assert_close(await report(conn, ReportFilters()), await row_by_row(conn, name), name)
+        assert_close((await report(conn, ReportFilters())).model_dump(mode="json"), await row_by_row(conn, name), name)
     [poc] = [
-        r for r in (await reports_repo.time_in_stage(conn, ReportFilters(team=team)))["rows"] if r["stage"] == "poc"
+        r
+        for r in (await reports_repo.time_in_stage(conn, ReportFilters(team=team))).model_dump(mode="json")["rows"]
+        if r["stage"] == "poc"
     ]
     assert (poc["completed_visits"], poc["open_visits"], poc["max_seconds"]) == (2, 0, 86_400.0)
-    [scrap] = (await reports_repo.scrap_reasons(conn, ReportFilters(team=team)))["rows"]
+    [scrap] = (await reports_repo.scrap_reasons(conn, ReportFilters(team=team))).model_dump(mode="json")["rows"]
     assert (scrap["family"], scrap["code"], scrap["stage"], scrap["initiatives"]) == (None, None, "poc", 1)
     await assert_rollups_match_sources(conn, [backwards.iid, unexplained.iid])

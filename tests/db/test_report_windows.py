@@ -43,7 +43,7 @@ async def test_windows_of_submission_time_match_the_scan_of_every_visit(fresh_ds
             "empty": ReportFilters(since=newest + timedelta(days=1)),
         }
         for label, f in windows.items():
-            rows = (await reports_repo.time_in_stage(conn, f))["rows"]
+            rows = (await reports_repo.time_in_stage(conn, f)).model_dump(mode="json")["rows"]
             expected = await scanned(conn, f)
             assert_close(rows, expected, label)
             # the same visits picked: percentiles and maxima to the last bit
@@ -73,9 +73,9 @@ async def test_a_team_or_business_unit_is_counted_from_its_visits(fresh_dsn: str
         def visits(rows: list[dict[str, Any]]) -> int:
             return sum(r["completed_visits"] + r["open_visits"] for r in rows)
 
-        assert visits((await reports_repo.time_in_stage(conn, ReportFilters()))["rows"]) == 0
+        assert visits((await reports_repo.time_in_stage(conn, ReportFilters())).model_dump(mode="json")["rows"]) == 0
         for f in (ReportFilters(team=team), ReportFilters(business_unit=unit)):
-            rows = (await reports_repo.time_in_stage(conn, f))["rows"]
+            rows = (await reports_repo.time_in_stage(conn, f)).model_dump(mode="json")["rows"]
             assert rows == await scanned(conn, f)
             assert visits(rows) > 0
     finally:

@@ -312,17 +312,20 @@ def test_reports_are_keyed_by_the_public_report_names() -> None:
 async def test_every_report_is_json_ready(conn: Connection) -> None:
     p = await seed(conn)
     for name, report in reports_repo.REPORTS.items():
-        data = await report(conn, ReportFilters(team=p.team))
+        model = await report(conn, ReportFilters(team=p.team))
+        data = model.model_dump(mode="json")
         # json.dumps refuses Decimal and datetime: what comes back is what the API sends
         assert json.loads(json.dumps(data)) == data, name
+        # and the JSON reads back as the same report (no field lost or renamed on the way)
+        assert type(model).model_validate(data) == model, name
 
 
 async def test_reports_accept_a_pool(pool: asyncpg.Pool) -> None:
     # Nothing of ours is committed, so through the pool a fresh team has nothing in any report.
     team = _unique("team")
-    funnel = await reports_repo.funnel(pool, ReportFilters(team=team))
+    funnel = (await reports_repo.funnel(pool, ReportFilters(team=team))).model_dump(mode="json")
     assert funnel["total"] == 0
-    stalled = await reports_repo.stalled_now(pool, ReportFilters(team=team))
+    stalled = (await reports_repo.stalled_now(pool, ReportFilters(team=team))).model_dump(mode="json")
     assert stalled == {"rows": []}
 
 
@@ -332,7 +335,7 @@ async def test_reports_accept_a_pool(pool: asyncpg.Pool) -> None:
 async def test_funnel_counts_each_initiative_once_per_stage(conn: Connection) -> None:
     p = await seed(conn)
 
-    report = await reports_repo.funnel(conn, ReportFilters(team=p.team))
+    report = (await reports_repo.funnel(conn, ReportFilters(team=p.team))).model_dump(mode="json")
 
     assert report["total"] == 10
     assert report["stages"] == [
@@ -375,7 +378,9 @@ async def test_funnel_re_entry_is_really_a_second_visit(conn: Connection) -> Non
         ("poc", 2, "advanced"),
         ("infra_review", 2, "advanced"),
     ]
-    only_b = await reports_repo.funnel(conn, ReportFilters(team=p.team, since=T0 + DAY, until=T0 + 2 * DAY))
+    only_b = (
+        await reports_repo.funnel(conn, ReportFilters(team=p.team, since=T0 + DAY, until=T0 + 2 * DAY))
+    ).model_dump(mode="json")
     assert only_b["total"] == 1
     assert [(s["stage"], s["reached"], s["advanced"]) for s in only_b["stages"]] == [
         ("proposed", 1, 1),
@@ -390,7 +395,7 @@ async def test_funnel_re_entry_is_really_a_second_visit(conn: Connection) -> Non
 async def test_funnel_filters_by_business_unit(conn: Connection) -> None:
     p = await seed(conn)
 
-    finance = await reports_repo.funnel(conn, ReportFilters(business_unit=p.finance_bu))
+    finance = (await reports_repo.funnel(conn, ReportFilters(business_unit=p.finance_bu))).model_dump(mode="json")
     # d (abandoned in the PoC) and h (still proposed)
     assert finance["total"] == 2
     assert (finance["entered_poc"], finance["scrapped_in_poc"], finance["entered_infra_review"]) == (1, 1, 0)
@@ -399,12 +404,12 @@ async def test_funnel_filters_by_business_unit(conn: Connection) -> None:
     assert finance["pilot_to_production_rate"] == 0.0
 
     # the main business unit also holds k, the other team's initiative that reached production
-    main = await reports_repo.funnel(conn, ReportFilters(business_unit=p.bu))
+    main = (await reports_repo.funnel(conn, ReportFilters(business_unit=p.bu))).model_dump(mode="json")
     assert main["total"] == 9
     assert main["reached_production"] == 3
     assert main["entered_poc"] == 9  # the team's nine without d, and k
     assert main["pilot_to_production_rate"] == 3 / 9
-    both = await reports_repo.funnel(conn, ReportFilters(team=p.team, business_unit=p.bu))
+    both = (await reports_repo.funnel(conn, ReportFilters(team=p.team, business_unit=p.bu))).model_dump(mode="json")
     assert both["total"] == 8
     assert both["reached_production"] == 2
 
@@ -413,7 +418,9 @@ async def test_funnel_filters_by_submission_time(conn: Connection) -> None:
     p = await seed(conn)
 
     # since is inclusive, until exclusive: d, e, f and i (submitted on days 3 to 6), not j (day 7)
-    window = await reports_repo.funnel(conn, ReportFilters(team=p.team, since=T0 + 3 * DAY, until=T0 + 7 * DAY))
+    window = (
+        await reports_repo.funnel(conn, ReportFilters(team=p.team, since=T0 + 3 * DAY, until=T0 + 7 * DAY))
+    ).model_dump(mode="json")
 
     assert window["total"] == 4
     assert window["entered_poc"] == 4
@@ -424,15 +431,17 @@ async def test_funnel_filters_by_submission_time(conn: Connection) -> None:
     assert window["poc_abandonment_rate"] == 1 / 4
     assert window["post_poc_scrap_rate"] == 1.0
     assert window["pilot_to_production_rate"] == 0.0
-    since_only = await reports_repo.funnel(conn, ReportFilters(team=p.team, since=T0 + 10 * DAY))
+    since_only = (await reports_repo.funnel(conn, ReportFilters(team=p.team, since=T0 + 10 * DAY))).model_dump(
+        mode="json"
+    )
     assert since_only["total"] == 2  # g and h
-    until_only = await reports_repo.funnel(conn, ReportFilters(team=p.team, until=T0 + DAY))
+    until_only = (await reports_repo.funnel(conn, ReportFilters(team=p.team, until=T0 + DAY))).model_dump(mode="json")
     assert until_only["total"] == 1  # a
     assert until_only["reached_production"] == 1
 
 
 async def test_funnel_of_nothing_has_no_rates(conn: Connection) -> None:
-    report = await reports_repo.funnel(conn, ReportFilters(team=_unique("team")))
+    report = (await reports_repo.funnel(conn, ReportFilters(team=_unique("team")))).model_dump(mode="json")
 
     assert report["total"] == 0
     assert [s["reached"] for s in report["stages"]] == [0] * 6
@@ -448,7 +457,7 @@ async def test_stall_reasons_pair_each_stall_with_its_end(conn: Connection) -> N
     p = await seed(conn)
     before = datetime.now(UTC)
 
-    rows = (await reports_repo.stall_reasons(conn, ReportFilters(team=p.team)))["rows"]
+    rows = (await reports_repo.stall_reasons(conn, ReportFilters(team=p.team))).model_dump(mode="json")["rows"]
 
     after = datetime.now(UTC)
     open_rows = [r for r in rows if r["code"] in ("APPROVAL_PENDING", "OWNERSHIP_UNCLEAR") and r["stage"] == "poc"]
@@ -521,13 +530,17 @@ async def test_stall_reasons_pair_each_stall_with_its_end(conn: Connection) -> N
 async def test_stall_reasons_follow_the_filters(conn: Connection) -> None:
     p = await seed(conn)
 
-    finance = (await reports_repo.stall_reasons(conn, ReportFilters(business_unit=p.finance_bu)))["rows"]
+    finance = (await reports_repo.stall_reasons(conn, ReportFilters(business_unit=p.finance_bu))).model_dump(
+        mode="json"
+    )["rows"]
     assert [(r["code"], r["stage"], r["stalls"], r["total_stalled_seconds"]) for r in finance] == [
         ("POC_RESULTS_MISSING", "poc", 1, 90 * D)
     ]
-    early = (await reports_repo.stall_reasons(conn, ReportFilters(team=p.team, until=T0 + 2 * DAY)))["rows"]
+    early = (await reports_repo.stall_reasons(conn, ReportFilters(team=p.team, until=T0 + 2 * DAY))).model_dump(
+        mode="json"
+    )["rows"]
     assert [(r["code"], r["stalls"], r["median_stalled_seconds"]) for r in early] == [("APPROVAL_PENDING", 2, 9000.0)]
-    other = (await reports_repo.stall_reasons(conn, ReportFilters(team=p.other_team)))["rows"]
+    other = (await reports_repo.stall_reasons(conn, ReportFilters(team=p.other_team))).model_dump(mode="json")["rows"]
     assert other == []
 
 
@@ -537,7 +550,7 @@ async def test_stall_reasons_follow_the_filters(conn: Connection) -> None:
 async def test_scrap_reasons_name_the_stall_behind_an_abandonment(conn: Connection) -> None:
     p = await seed(conn)
 
-    rows = (await reports_repo.scrap_reasons(conn, ReportFilters(team=p.team)))["rows"]
+    rows = (await reports_repo.scrap_reasons(conn, ReportFilters(team=p.team))).model_dump(mode="json")["rows"]
 
     assert rows == [
         {"family": "BUSINESS", "code": "POC_CRITERIA_NOT_MET", "stage": "poc", "initiatives": 1},
@@ -577,7 +590,7 @@ async def test_scrap_reasons_group_and_filter(conn: Connection) -> None:
         submitted_at=T0 + 8 * DAY,
     )
 
-    rows = (await reports_repo.scrap_reasons(conn, ReportFilters(team=p.team)))["rows"]
+    rows = (await reports_repo.scrap_reasons(conn, ReportFilters(team=p.team))).model_dump(mode="json")["rows"]
     assert rows[0] == {
         "family": "ORGANISATION",
         "code": "ABANDONED",
@@ -586,9 +599,13 @@ async def test_scrap_reasons_group_and_filter(conn: Connection) -> None:
         "initiatives": 2,
     }
     assert len(rows) == 5
-    finance = (await reports_repo.scrap_reasons(conn, ReportFilters(business_unit=p.finance_bu)))["rows"]
+    finance = (await reports_repo.scrap_reasons(conn, ReportFilters(business_unit=p.finance_bu))).model_dump(
+        mode="json"
+    )["rows"]
     assert [(r["code"], r.get("underlying_code")) for r in finance] == [("ABANDONED", "POC_RESULTS_MISSING")]
-    late = (await reports_repo.scrap_reasons(conn, ReportFilters(team=p.team, since=T0 + 5 * DAY)))["rows"]
+    late = (await reports_repo.scrap_reasons(conn, ReportFilters(team=p.team, since=T0 + 5 * DAY))).model_dump(
+        mode="json"
+    )["rows"]
     assert [(r["code"], r.get("underlying_code"), r["initiatives"]) for r in late] == [
         ("BUDGET_CUT", None, 1),  # f
         ("ABANDONED", "DATA_ACCESS_BLOCKED", 1),  # j
@@ -602,7 +619,7 @@ async def test_scrap_reasons_group_and_filter(conn: Connection) -> None:
 async def test_time_in_stage_percentiles_per_stage(conn: Connection) -> None:
     p = await seed(conn)
 
-    rows = (await reports_repo.time_in_stage(conn, ReportFilters(team=p.team)))["rows"]
+    rows = (await reports_repo.time_in_stage(conn, ReportFilters(team=p.team))).model_dump(mode="json")["rows"]
 
     completed_days = {
         "proposed": [2, 1, 1, 1, 3, 1, 2, 1, 2],  # a b c d e f g i j; h is still proposed
@@ -640,7 +657,9 @@ async def test_time_in_stage_percentiles_per_stage(conn: Connection) -> None:
 async def test_time_in_stage_follows_the_filters(conn: Connection) -> None:
     p = await seed(conn)
 
-    finance = (await reports_repo.time_in_stage(conn, ReportFilters(business_unit=p.finance_bu)))["rows"]
+    finance = (await reports_repo.time_in_stage(conn, ReportFilters(business_unit=p.finance_bu))).model_dump(
+        mode="json"
+    )["rows"]
 
     assert [(r["stage"], r["completed_visits"], r["p50_seconds"], r["open_visits"]) for r in finance] == [
         ("proposed", 1, D, 1),  # d left after a day; h is still there
@@ -658,7 +677,7 @@ async def test_stalled_now_lists_open_stalls_oldest_first(conn: Connection) -> N
     p = await seed(conn)
     before = datetime.now(UTC)
 
-    rows = (await reports_repo.stalled_now(conn, ReportFilters(team=p.team)))["rows"]
+    rows = (await reports_repo.stalled_now(conn, ReportFilters(team=p.team))).model_dump(mode="json")["rows"]
 
     g_since, i_since = T0 + 26 * DAY, T0 + 21 * DAY
     assert [(r["id"], r["stage"], r["reason_code"], r["since"], r["escalation_level"]) for r in rows] == [
@@ -690,11 +709,15 @@ async def test_stalled_now_leaves_out_ended_stalls_and_follows_filters(conn: Con
         status=InitiativeStatus.ON_HOLD,
     )
 
-    rows = (await reports_repo.stalled_now(conn, ReportFilters(team=p.team)))["rows"]
+    rows = (await reports_repo.stalled_now(conn, ReportFilters(team=p.team))).model_dump(mode="json")["rows"]
     assert [r["id"] for r in rows] == [p.ids["i"], p.ids["g"]]
-    since_g = (await reports_repo.stalled_now(conn, ReportFilters(team=p.team, since=T0 + 10 * DAY)))["rows"]
+    since_g = (await reports_repo.stalled_now(conn, ReportFilters(team=p.team, since=T0 + 10 * DAY))).model_dump(
+        mode="json"
+    )["rows"]
     assert [r["id"] for r in since_g] == [p.ids["g"]]
-    assert (await reports_repo.stalled_now(conn, ReportFilters(business_unit=p.finance_bu)))["rows"] == []
+    assert (await reports_repo.stalled_now(conn, ReportFilters(business_unit=p.finance_bu))).model_dump(mode="json")[
+        "rows"
+    ] == []
 
 
 # ------------------------------------------------------------------ sunk cost
@@ -703,7 +726,7 @@ async def test_stalled_now_leaves_out_ended_stalls_and_follows_filters(conn: Con
 async def test_sunk_cost_adds_poc_spend_and_provisioning_of_scrapped_initiatives(conn: Connection) -> None:
     p = await seed(conn)
 
-    report = await reports_repo.sunk_cost(conn, ReportFilters(team=p.team))
+    report = (await reports_repo.sunk_cost(conn, ReportFilters(team=p.team))).model_dump(mode="json")
 
     assert report["rows"] == [
         # c: 2000 PoC spend + two resources (400 + 100)
@@ -753,10 +776,10 @@ async def test_sunk_cost_adds_poc_spend_and_provisioning_of_scrapped_initiatives
 async def test_sunk_cost_follows_the_filters(conn: Connection) -> None:
     p = await seed(conn)
 
-    finance = await reports_repo.sunk_cost(conn, ReportFilters(business_unit=p.finance_bu))
+    finance = (await reports_repo.sunk_cost(conn, ReportFilters(business_unit=p.finance_bu))).model_dump(mode="json")
     assert [(r["code"], r["total_usd"]) for r in finance["rows"]] == [("ABANDONED", 250.0)]
     assert finance["total_usd"] == 250.0
-    nothing = await reports_repo.sunk_cost(conn, ReportFilters(team=p.other_team))
+    nothing = (await reports_repo.sunk_cost(conn, ReportFilters(team=p.other_team))).model_dump(mode="json")
     assert nothing == {"rows": [], "total_usd": 0.0}
 
 
@@ -766,7 +789,7 @@ async def test_sunk_cost_follows_the_filters(conn: Connection) -> None:
 async def test_alignment_by_procurement_and_deployment_target(conn: Connection) -> None:
     p = await seed(conn)
 
-    report = await reports_repo.alignment(conn, ReportFilters(team=p.team))
+    report = (await reports_repo.alignment(conn, ReportFilters(team=p.team))).model_dump(mode="json")
 
     assert report["rows"] == [
         # a, b, f, g, h
@@ -799,7 +822,7 @@ async def test_alignment_by_procurement_and_deployment_target(conn: Connection) 
 async def test_alignment_follows_the_filters(conn: Connection) -> None:
     p = await seed(conn)
 
-    main_bu = await reports_repo.alignment(conn, ReportFilters(business_unit=p.bu))
+    main_bu = (await reports_repo.alignment(conn, ReportFilters(business_unit=p.bu))).model_dump(mode="json")
     # k (other team, it_plan, public cloud, production) joins the team's it_plan initiatives but h (finance) leaves
     assert main_bu["rows"][0] == {
         "procurement": "it_plan",
@@ -808,5 +831,5 @@ async def test_alignment_follows_the_filters(conn: Connection) -> None:
         "scrapped": 1,
         "production_rate": 0.6,
     }
-    empty = await reports_repo.alignment(conn, ReportFilters(team=_unique("team")))
+    empty = (await reports_repo.alignment(conn, ReportFilters(team=_unique("team")))).model_dump(mode="json")
     assert empty == {"rows": [], "by_deployment_target": []}

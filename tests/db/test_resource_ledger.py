@@ -82,6 +82,6 @@ async def test_a_kubernetes_sandbox_is_recorded_once_and_counts_as_sunk_cost(
             "gone": True,
         }
     ]
-    [sunk] = (await reports_repo.sunk_cost(pool, ReportFilters(team=team)))["rows"]
+    [sunk] = (await reports_repo.sunk_cost(pool, ReportFilters(team=team))).model_dump(mode="json")["rows"]
     assert (sunk["code"], sunk["stage"], sunk["provisioning_usd"]) == ("PLATFORM_MISALIGNED", "poc", 4200.5)
     await assert_rollups_match_sources(pool, [walk.iid])

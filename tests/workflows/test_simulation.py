@@ -30,7 +30,7 @@ async def test_reports_match_the_ground_truth(
         client, task_queue, policy, initiatives=10, seed=11, concurrency=5, team=team, progress=False
     )
     filters = ReportFilters(team=team)
-    funnel = await reports_repo.funnel(pool, filters)
+    funnel = (await reports_repo.funnel(pool, filters)).model_dump(mode="json")
     for key in (
         "total",
         "entered_poc",
@@ -40,12 +40,12 @@ async def test_reports_match_the_ground_truth(
         "reached_production",
     ):
         assert funnel[key] == getattr(truth, key), key
-    scraps = await reports_repo.scrap_reasons(pool, filters)
+    scraps = (await reports_repo.scrap_reasons(pool, filters)).model_dump(mode="json")
     by_code: Counter[str] = Counter()
     for row in scraps["rows"]:
         by_code[row["code"]] += row["initiatives"]
     assert by_code == truth.scrap_reasons
-    stalls = await reports_repo.stall_reasons(pool, filters)
+    stalls = (await reports_repo.stall_reasons(pool, filters)).model_dump(mode="json")
     stalled: Counter[str] = Counter()
     for row in stalls["rows"]:
         stalled[row["code"]] += row["stalls"]

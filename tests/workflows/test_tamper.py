@@ -73,6 +73,6 @@ async def test_termination_cancellation_and_reset_are_recorded_once(
     assert "undo the approval" in (await _tampered(pool, rewound.id))[0]["detail"]
 
     assert await sweep(client, pool) == []  # noticed once
-    funnel = await reports_repo.funnel(pool, ReportFilters(team=team))
+    funnel = (await reports_repo.funnel(pool, ReportFilters(team=team))).model_dump(mode="json")
     assert funnel["total"] == 4
     assert funnel["tampered"] == 3
