@@ -33,6 +33,7 @@ from typing import Any
 import structlog
 from temporalio.bridge.proto.workflow_activation import RemoveFromCache, WorkflowActivation, WorkflowActivationJob
 from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
+from temporalio.converter import DataConverter
 from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -135,11 +136,15 @@ class _OrderedInstance(WorkflowInstance):
         )
 
     def get_serialization_context(self, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - pass-through of the SDK's API
-        """Delegate to the wrapped instance."""
+        """Delegate to the wrapped instance, unless nothing would use the context (see ``needs_payload_contexts``)."""
+        if self._runner.contexts_unused:
+            return None
         return self._inner.get_serialization_context(*args, **kwargs)
 
     def get_external_store_context(self, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - pass-through of the SDK's API
-        """Delegate to the wrapped instance."""
+        """Delegate to the wrapped instance, unless nothing would use the context (see ``needs_payload_contexts``)."""
+        if self._runner.contexts_unused:
+            return None
         return self._inner.get_external_store_context(*args, **kwargs)
 
     def get_info(self) -> Any:  # noqa: ANN401 - temporalio.workflow.Info, kept loose to follow the SDK
@@ -160,12 +165,33 @@ SANDBOX_RESTRICTIONS = SandboxRestrictions.default.with_passthrough_modules(
 )
 
 
+def needs_payload_contexts(data_converter: DataConverter) -> bool:
+    """Whether the worker must ask each workflow for a payload's serialization and storage context.
+
+    Why ask at all: around every activation the SDK passes each payload through the data converter's codec
+    and external storage three times, and for each batch asks the workflow instance for its context. In the
+    sandbox every such question runs code inside it (``_Instance._run_code``): about 12% of a replay's CPU.
+    Only a payload codec or external storage reads those contexts (``DataConverter._with_store_context``
+    returns the converter itself without external storage; ``_encode_payload_sequence`` does nothing without
+    a codec); the payload converter that turns values into payloads runs inside the workflow and gets its
+    context there. So without either, the answer is always unused and the question can be skipped.
+    """
+    return data_converter.payload_codec is not None or data_converter.external_storage is not None
+
+
 class RecordedOrderRunner(WorkflowRunner):
     """A workflow runner (sandboxed by default) whose instances apply jobs in the fixed order."""
 
-    def __init__(self, inner: WorkflowRunner | None = None, *, remember: int = 10_000) -> None:
+    def __init__(
+        self,
+        inner: WorkflowRunner | None = None,
+        *,
+        remember: int = 10_000,
+        data_converter: DataConverter | None = None,
+    ) -> None:
         self._inner = inner or SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS)
         self._remember = remember
+        self.contexts_unused = data_converter is not None and not needs_payload_contexts(data_converter)
         self._splits: collections.OrderedDict[str, set[int]] = collections.OrderedDict()
         self._lock = threading.Lock()  # activations of different runs use different threads
 

@@ -17,7 +17,7 @@ async def replay_history(history: WorkflowHistory, *, attempts: int = 4) -> Work
     ``worker/activation_order.py``) and tries again with them; it gives up when an attempt teaches
     nothing new.
     """
-    runner = RecordedOrderRunner()
+    runner = RecordedOrderRunner(data_converter=DATA_CONVERTER)
     replayer = Replayer(workflows=list(WORKFLOWS), data_converter=DATA_CONVERTER, workflow_runner=runner)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     for _ in range(attempts - 1):

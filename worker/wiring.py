@@ -75,7 +75,7 @@ def build_workflow_worker(
             ActivityHeartbeatInterceptor(),
             RequestIdInterceptor(),
         ],
-        workflow_runner=RecordedOrderRunner(),
+        workflow_runner=RecordedOrderRunner(data_converter=client.data_converter),
     )
 
 
@@ -146,6 +146,6 @@ def build_worker(
             ActivityHeartbeatInterceptor(),
             RequestIdInterceptor(),
         ],
-        workflow_runner=RecordedOrderRunner(),
+        workflow_runner=RecordedOrderRunner(data_converter=client.data_converter),
         **(tuning or WorkerTuning(graceful_shutdown=timedelta(0))).worker_options(),
     )
