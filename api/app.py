@@ -18,7 +18,7 @@ from api.errors import COMMON_RESPONSES
 from api.guards import BodyLimit
 from api.openapi import install as install_openapi
 from api.request_log import RequestLog
-from api.routes import actions, auth, dashboard, health, initiatives, reports, taxonomy, ticket_events
+from api.routes import actions, auth, dashboard, health, initiatives, me, reports, taxonomy, ticket_events
 from db.pool import UNAVAILABLE
 
 log = structlog.get_logger(__name__)
@@ -64,6 +64,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(initiatives.router)
+    app.include_router(me.router)
     app.include_router(actions.router)
     app.include_router(taxonomy.router)
     app.include_router(ticket_events.router)

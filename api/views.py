@@ -76,3 +76,31 @@ class EventList(BaseModel):
 
     initiative_id: str
     events: list[EventView]
+
+
+class QueueItem(BaseModel):
+    """One thing the caller can act on now.
+
+    ``action`` is ``approve`` (``roles`` lists the caller's roles the gate awaits) or what the gate waits
+    for from the caller's team: ``submit_poc_results``, ``resolve_findings``, ``clear_blocker``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    title: str
+    team: str
+    stage: str
+    action: str
+    roles: list[str]
+    due_at: datetime | None
+    stalled: bool
+    web_ui_url: str
+
+
+class Queue(BaseModel):
+    """``GET /v1/me/queue``: soonest due first."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[QueueItem]

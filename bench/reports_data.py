@@ -87,6 +87,11 @@ Row = tuple[Any, ...]
 
 
 # Columns the COPYs fill (the others keep their defaults).
+INITIATIVE_COLUMNS = (
+    "id workflow_id title team business_unit sponsor submitter risk_tier data_classification procurement "
+    "deployment_target budget_usd policy_version stage status stage_entered_at awaiting_roles reason_code "
+    "poc_spend_usd submitted_at updated_at last_event_seq spec"
+)
 EVENT_COLUMNS = "event_id initiative_id seq kind stage reason_code reason_family data occurred_at policy_version"
 INTERVAL_COLUMNS = (
     "id initiative_id stage visit entered_at left_at outcome reason_code stalls stalled_seconds last_stall_reason"
@@ -295,7 +300,7 @@ async def load_portfolio(
         rows = build_batch(
             rng, first, min(batch, initiatives - first), now, events / initiatives, counts["lifecycle_events"]
         )
-        await conn.copy_records_to_table("initiatives", records=rows.initiatives)
+        await conn.copy_records_to_table("initiatives", records=rows.initiatives, columns=INITIATIVE_COLUMNS.split())
         await conn.copy_records_to_table("lifecycle_events", records=rows.events, columns=EVENT_COLUMNS.split())
         await conn.copy_records_to_table("stage_intervals", records=rows.intervals, columns=INTERVAL_COLUMNS.split())
         await conn.copy_records_to_table(

@@ -41,6 +41,10 @@ async def _upsert_snapshot(conn: Conn, snap: InitiativeSnapshot, seq: int, at: d
         at,
         seq,
         spec.model_dump(mode="json"),
+        snap.due_at,
+        snap.approved_by,
+        snap.approvers_can_act,
+        snap.team_action.value if snap.team_action else None,
     )
 
 

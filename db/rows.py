@@ -36,6 +36,22 @@ class InitiativeRow(BaseModel):
     updated_at: datetime
 
 
+class QueueRow(BaseModel):
+    """One thing a person can act on now (``approver_queue.sql``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    workflow_id: str
+    title: str
+    team: str
+    stage: str
+    status: str
+    due_at: datetime | None
+    action: str
+    roles: list[str]
+
+
 class EventRow(BaseModel):
     """One row of ``lifecycle_events``."""
 

@@ -65,6 +65,14 @@ class LifecycleEvent(BaseModel):
     verified: bool = False
 
 
+class TeamAction(StrEnum):
+    """What an initiative waits for from its own team."""
+
+    SUBMIT_POC_RESULTS = "submit_poc_results"
+    RESOLVE_FINDINGS = "resolve_findings"
+    CLEAR_BLOCKER = "clear_blocker"
+
+
 class InitiativeSnapshot(BaseModel):
     """The read-model row of an initiative as of the event it travels with."""
 
@@ -82,6 +90,15 @@ class InitiativeSnapshot(BaseModel):
     reason_code: ReasonCode | None = None
     submitted_at: datetime
     poc_spend_usd: float = 0
+    #: when the stage's SLA runs out (None on hold, at a terminal stage, or without an SLA)
+    due_at: datetime | None = None
+    #: who has approved the current stage visit (they are no longer waited for)
+    approved_by: list[str] = Field(default_factory=list)
+    #: whether the awaited roles can decide now (PoC results in, no open blocking finding, not on hold)
+    approvers_can_act: bool = True
+    #: what the team must do before the gate can close: ``submit_poc_results``, ``resolve_findings``, or
+    #: ``clear_blocker`` (a blocker it reported); None when nothing waits on the team
+    team_action: TeamAction | None = None
 
 
 class RecordEventsInput(BaseModel):

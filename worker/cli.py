@@ -118,6 +118,14 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--team")
     report.add_argument("--business-unit")
     report.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    queue = sub.add_parser(
+        "queue",
+        help="what waits for you now, soonest due first (asks the API)",
+        description="Gates awaiting a role you hold that you have not approved, and your teams' initiatives "
+        "waiting on the team (PoC results, open blocking findings, a reported blocker), soonest due first.",
+    )
+    queue.add_argument("--format", choices=["table", "json"], default="table")
+    queue.add_argument("--limit", type=int, default=200, help="at most this many rows (default 200, at most 500)")
     simulate = sub.add_parser(
         "simulate",
         help="drive a synthetic portfolio through the running engine and print its ground truth",
@@ -129,7 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     simulate.add_argument("--concurrency", type=int, default=4, help="initiatives in flight (default 4)")
     simulate.add_argument("--team", help="team name of the simulated initiatives (default sim-<seed>)")
-    for command in (report,):
+    for command in (report, queue):
         command.add_argument(
             "--api-url",
             default=os.environ.get("LIFTOFF_API_URL", "http://127.0.0.1:8000"),
@@ -191,6 +199,38 @@ def _report(args: argparse.Namespace) -> int:
         print(json.dumps(response.json(), indent=2))
     else:
         print(render_table(table_rows(args.name, response.json())))
+    return 0
+
+
+def _queue(args: argparse.Namespace) -> int:
+    import json
+    from datetime import UTC, datetime
+
+    from worker.report_table import render_table, until
+
+    if not args.bearer:
+        print("no bearer token: pass --bearer or set LIFTOFF_BEARER_TOKEN", file=sys.stderr)
+        return 2
+    response = _call_api(args, "GET", "/v1/me/queue", params={"limit": args.limit})
+    if response is None:
+        return 1
+    items: list[dict[str, Any]] = response.json()["items"]
+    if args.format == "json":
+        print(json.dumps({"items": items}, indent=2))
+        return 0
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "due": until(datetime.fromisoformat(i["due_at"]), now) if i["due_at"] else "-",
+            "action": i["action"] + (f" as {', '.join(i['roles'])}" if i["roles"] else ""),
+            "stage": i["stage"] + (" (stalled)" if i["stalled"] else ""),
+            "team": i["team"],
+            "title": i["title"],
+            "web_ui": i["web_ui_url"],
+        }
+        for i in items
+    ]
+    print(render_table(rows) if rows else "nothing waits for you")
     return 0
 
 
@@ -391,6 +431,8 @@ def run(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one return
         return _approval_token(args)
     if args.command == "report":
         return _report(args)
+    if args.command == "queue":
+        return _queue(args)
     if args.command == "simulate":
         return asyncio.run(_simulate(args, Settings.load()))
     if args.command == "replay":

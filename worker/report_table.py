@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime
 from typing import Any
 
 
@@ -43,3 +44,12 @@ def render_table(rows: list[dict[str, Any]]) -> str:
         return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True))
 
     return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)]).rstrip()
+
+
+def until(due: datetime, now: datetime) -> str:
+    """How long until ``due``, in its two largest units: ``in 13d 23h``, ``in 45m``, ``overdue 2d 1h``."""
+    seconds = int((due - now).total_seconds())
+    left = abs(seconds)
+    parts = [(left // 86400, "d"), (left % 86400 // 3600, "h"), (left % 3600 // 60, "m")]
+    shown = [f"{n}{unit}" for n, unit in parts if n][:2] or ["0m"]
+    return ("in " if seconds >= 0 else "overdue ") + " ".join(shown)

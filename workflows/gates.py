@@ -24,6 +24,7 @@ from schemas.decisions import (
     SubmitPocResultsInput,
     WaiveFindingInput,
 )
+from schemas.events import TeamAction
 from schemas.findings import Finding, FindingStatus
 from schemas.initiative import SuccessCriterion
 from schemas.limits import payload_problem
@@ -139,6 +140,17 @@ def refuse_payload(payload: BaseModel) -> str | None:
     """Why a decoded decision cannot be recorded (text storage refuses, a number not finite or too big)."""
     problem = payload_problem(payload.model_dump(mode="python", exclude={"token"}))
     return f"this decision cannot be recorded: {problem}" if problem else None
+
+
+def team_action(ctx: GateContext, *, blocked: bool) -> TeamAction | None:
+    """What the gate waits for from the initiative's own team, if anything (the approver's queue shows it)."""
+    if not ctx.stage.is_gate or ctx.on_hold:
+        return None
+    if ctx.stage is Stage.POC and not ctx.poc_met:
+        return TeamAction.SUBMIT_POC_RESULTS
+    if ctx.stage is Stage.INFRA_REVIEW and ctx.open_blocking:
+        return TeamAction.RESOLVE_FINDINGS
+    return TeamAction.CLEAR_BLOCKER if blocked else None
 
 
 def previous_stage(stage: Stage) -> Stage | None:

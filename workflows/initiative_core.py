@@ -26,7 +26,7 @@ from workflows import search_attributes as sa
 from workflows.alarm import Alarm
 from workflows.details import render_details
 from workflows.effects import Effects
-from workflows.gates import GateContext
+from workflows.gates import GateContext, team_action
 from workflows.outbox import Outbox
 
 
@@ -136,7 +136,7 @@ class InitiativeCore:
 
     def snapshot(self) -> InitiativeSnapshot:
         """The read model's row, recorded with every batch of events."""
-        inp, state = self.inp, self.state
+        inp, state, gate = self.inp, self.state, self.gate()
         return InitiativeSnapshot(
             initiative_id=inp.initiative_id,
             workflow_id=workflow.info().workflow_id,
@@ -152,6 +152,10 @@ class InitiativeCore:
             if inp.submitted_at_iso
             else workflow.info().start_time,
             poc_spend_usd=state.poc_spend,
+            due_at=self.sla_due(),
+            approved_by=[a.approver for a in state.approvals],
+            approvers_can_act=gate.stage.is_gate and gate.preconditions_met and not gate.on_hold,
+            team_action=None if self.ending is not None else team_action(gate, blocked=state.blocker is not None),
         )
 
     # ------------------------------------------------------------------ recording

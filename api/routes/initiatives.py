@@ -172,16 +172,18 @@ async def list_initiatives(
     status_: Annotated[InitiativeStatus | None, Query(alias="status")] = None,
     team: Annotated[Name | None, Query()] = None,
     stalled: bool | None = None,
+    awaiting_role: Annotated[Role | None, Query(description="awaiting this role, which can decide now")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> InitiativeList:
-    """Initiatives newest first, filtered by stage, status, team or stalled."""
+    """Initiatives newest first, filtered by stage, status, team, stalled, or a role that can decide now."""
     rows = await initiatives_repo.list_initiatives(
         ctx.pool,
         stage=stage.value if stage else None,
         status=status_.value if status_ else None,
         team=team,
         stalled=stalled,
+        awaiting_role=awaiting_role.value if awaiting_role else None,
         limit=limit,
         offset=offset,
     )

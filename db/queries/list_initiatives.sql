@@ -7,5 +7,7 @@ WHERE ($1::text IS NULL OR stage = $1)
   AND ($2::text IS NULL OR status = $2)
   AND ($3::text IS NULL OR team = $3)
   AND ($4::boolean IS NULL OR (status = 'stalled') = $4)
+  -- awaiting a role, and able to decide now (what the role's queue shows)
+  AND ($7::text IS NULL OR (awaiting_roles && ARRAY[$7::text] AND approvers_can_act))
 ORDER BY submitted_at DESC, id
 LIMIT $5 OFFSET $6

@@ -207,6 +207,31 @@ async def test_web_ui_decision_with_a_signed_token(tmp_path: Path) -> None:
         async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
             created = await http.post("/v1/initiatives", json=submission(), headers=stack.auth("alice"))
             iid = created.json()["id"]
+        # The approver learns it waits for her: `liftoff queue`, as JSON and as a table.
+        queue = (
+            str(scripts / "liftoff"),
+            "queue",
+            "--api-url",
+            stack.api,
+            "--bearer",
+            stack.tokens["paula@demo.liftoff"],
+        )
+        for _ in range(100):
+            code, out = await _run(*queue, "--format", "json")
+            assert code == 0, out
+            if iid in {item["id"] for item in json.loads(out)["items"]}:
+                break
+            await asyncio.sleep(0.2)
+        [mine] = [item for item in json.loads(out)["items"] if item["id"] == iid]
+        assert (mine["action"], mine["roles"], mine["stage"]) == ("approve", ["portfolio"], "proposed")
+        code, out = await _run(*queue)
+        assert code == 0, out
+        [row] = [line for line in out.splitlines() if iid in line]
+        assert "approve as portfolio" in row
+        assert "in 13d 23h" in row
+        code, out = await _run(*queue[:-2], "--bearer", stack.tokens["bob@demo.liftoff"])
+        assert code == 0, out
+        assert iid not in out
         code, out = await _run(
             str(scripts / "liftoff"),
             "approval-token",

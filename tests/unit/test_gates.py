@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from schemas.decisions import Approval, ApproveInput, HoldInput, RejectInput, ScrapInput, SubmitPocResultsInput
+from schemas.events import TeamAction
 from schemas.findings import Finding, FindingStatus
 from schemas.initiative import Operator, SuccessCriterion
 from schemas.stages import Role, Stage
@@ -20,6 +21,7 @@ from workflows.gates import (
     refuse_poc_results,
     refuse_reject,
     refuse_scrap,
+    team_action,
 )
 
 #: The default policy's quorum for a limited-risk initiative.
@@ -415,3 +417,25 @@ def test_hold_is_refused_where_no_gate_waits(stage: Stage) -> None:
     )
     assert refuse_hold(gate(Stage.POC), inp) is None
     assert refuse_hold(gate(Stage.POC, on_hold=True), inp) == "the initiative is already on hold"
+
+
+# ------------------------------------------------------------------ what the gate waits for from the team
+
+
+@pytest.mark.parametrize(
+    ("ctx", "blocked", "expected"),
+    [
+        (gate(Stage.PROPOSED), False, None),
+        (gate(Stage.PROPOSED), True, TeamAction.CLEAR_BLOCKER),
+        (gate(Stage.POC), False, TeamAction.SUBMIT_POC_RESULTS),
+        (gate(Stage.POC), True, TeamAction.SUBMIT_POC_RESULTS),  # results first: they may be the blocker
+        (gate(Stage.POC, poc_met=True), False, None),
+        (gate(Stage.INFRA_REVIEW, findings=[finding("F1")]), False, TeamAction.RESOLVE_FINDINGS),
+        (gate(Stage.INFRA_REVIEW, findings=[finding("F1", blocking=False)]), False, None),
+        (gate(Stage.INFRA_REVIEW, findings=[finding("F1", status=FindingStatus.WAIVED)]), False, None),
+        (gate(Stage.POC, on_hold=True), True, None),  # on hold nobody is waited for
+        (gate(Stage.ROLLOUT), True, None),  # no gate: the rollout advances by itself
+    ],
+)
+def test_team_action(ctx: GateContext, blocked: bool, expected: TeamAction | None) -> None:
+    assert team_action(ctx, blocked=blocked) is expected
