@@ -1,7 +1,9 @@
 """Initiatives through the happy path per second, against a raw floor in the same run, plus cold start.
 
 The real side drives ``InitiativeWorkflow`` through the six updates of the happy path with the real
-activities on an embedded PostgreSQL. The floor (``bench.floor_workflow``) takes the same updates and
+activities on an embedded PostgreSQL, under the default policy (reminders included); the history cost
+is counted on one initiative without reminders (the goal's terms) and on one with them.
+The floor (``bench.floor_workflow``) takes the same updates and
 makes the same number of activity calls, counted from a real run's history, with no-op activities.
 Both run on one Temporal dev server, in one process, in alternating rounds. Then ``liftoff dev`` is
 timed from spawn to its banner, on an empty data dir and again on the same one.
@@ -31,6 +33,7 @@ from bench import cold_start
 from bench.floor_workflow import FloorChildWorkflow, FloorWorkflow, floor_noop
 from bench.happy_path import Handle, HistoryCost, history_cost, plan_from_run, run_floor, run_real
 from db.pool import create_pool
+from schemas.notifications import NotificationPolicy
 from schemas.policy_file import load_policy
 from worker.dev import apply_migrations
 from worker.embedded import EmbeddedPostgres, find_binary
@@ -64,9 +67,12 @@ class Measured:
 
     real: float
     floor: float
-    #: The initiative's own history, and with its rollout child (whose start and activities it pays for).
+    #: The initiative's own history, and with its rollout child (whose start and activities it pays for),
+    #: without reminders (what the goal was set for) ...
     own: HistoryCost
     cost: HistoryCost
+    #: ... and with the default policy's reminders (decisions in seconds move the alarm earlier each stage).
+    reminding: HistoryCost
 
 
 async def throughput(client: Client, pool: asyncpg.Pool, args: argparse.Namespace) -> Measured:
@@ -87,7 +93,9 @@ async def throughput(client: Client, pool: asyncpg.Pool, args: argparse.Namespac
             f"(a regular, l local: head {plan.head!r}, during updates {plan.during}, after updates {plan.after}, "
             f"tail {plan.tail!r})"
         )
-        own, cost = await history_cost(client, handles[0])
+        _, reminding = await history_cost(client, handles[0])
+        quiet = policy.model_copy(update={"notifications": NotificationPolicy(reminders_at=[])})
+        own, cost = await history_cost(client, await run_real(client, real_q, quiet))
         print(
             f"history of one initiative: {own.events} events ({cost.events} with its rollout), {cost.actions} "
             f"billable actions with the rollout ({cost.activities} activities, {cost.local_activity_tasks} workflow "
@@ -116,7 +124,7 @@ async def throughput(client: Client, pool: asyncpg.Pool, args: argparse.Namespac
                     f"{rate:6.2f}/s ({args.initiatives / rate:5.1f} s)",
                     flush=True,
                 )
-    return Measured(statistics.median(rates["real"]), statistics.median(rates["floor"]), own, cost)
+    return Measured(statistics.median(rates["real"]), statistics.median(rates["floor"]), own, cost, reminding)
 
 
 async def measure_throughput(workdir: Path, args: argparse.Namespace) -> Measured:
@@ -163,6 +171,8 @@ async def main_async(args: argparse.Namespace) -> int:
     print(f"{'  with its rollout child':<34}{cost.events:>10}")
     verdict = "ok" if cost.actions < TARGET_ACTIONS else "ABOVE TARGET"
     print(f"{'billable actions (with rollout)':<34}{cost.actions:>10}  < {TARGET_ACTIONS}  {verdict}")
+    reminding = measured.reminding
+    print(f"{'  with reminders: events / actions':<34}{f'{reminding.events} / {reminding.actions}':>10}")
     if starts is not None:
         cold, warm = starts
         verdict = "ok" if cold.ready_s < TARGET_COLD_START_S else "ABOVE TARGET"

@@ -10,6 +10,7 @@ from db.pool import Conn
 from db.queries import sql
 from db.rows import EventRow
 from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, RecordEventsInput
+from schemas.notifications import Notice
 from schemas.stages import Stage
 from schemas.taxonomy import ReasonCode, family_of
 
@@ -127,7 +128,26 @@ async def record_events(conn: Conn, record: RecordEventsInput) -> int:
             inserted += await _insert_event(conn, event)
         if inserted:
             await rollups_repo.refresh(conn, record.snapshot.initiative_id)
+        for notice in record.notices:
+            await _insert_notice(conn, record.snapshot, notice, last.occurred_at)
         return inserted
+
+
+async def _insert_notice(conn: Conn, snap: InitiativeSnapshot, notice: Notice, at: datetime) -> None:
+    await conn.execute(
+        sql("insert_notice"),
+        f"{snap.workflow_id}/{notice.key}",
+        snap.initiative_id,
+        notice.kind.value,
+        notice.stage.value,
+        notice.visit,
+        notice.roles,
+        notice.people,
+        notice.action,
+        notice.due_at,
+        notice.detail,
+        at,
+    )
 
 
 async def record_refusal(

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.initiative import InitiativeSpec
+from schemas.notifications import Notice
 from schemas.stages import InitiativeStatus, Stage
 from schemas.taxonomy import ReasonCode
 
@@ -41,6 +42,8 @@ class EventKind(StrEnum):
     STALL_CLEARED = "stall_cleared"
     SANDBOX_RENEWED = "sandbox_renewed"
     CHANGE_DECIDED = "change_decided"
+    #: A fraction of the stage's SLA passed while the gate waited; the people it waits for are reminded.
+    REMINDED = "reminded"
     #: The initiative's workflow was terminated, cancelled or reset outside liftoff (recorded by the worker).
     TAMPERED = "tampered"
 
@@ -108,6 +111,8 @@ class RecordEventsInput(BaseModel):
 
     events: list[LifecycleEvent] = Field(min_length=1)
     snapshot: InitiativeSnapshot
+    #: who must be told what, recorded in the same transaction as the events
+    notices: list[Notice] = Field(default_factory=list)
 
 
 class RecordedEvents(BaseModel):

@@ -43,3 +43,7 @@ class InitiativeState(BaseModel):
     runs: int = 1
     #: Nonces of the approval tokens already used: a token read from history cannot be used again.
     spent_nonces: list[str] = Field(default_factory=list)
+    #: Who has been told in this stage visit that the gate waits for them (``role:<role>``, ``team:<action>``).
+    announced: list[str] = Field(default_factory=list)
+    #: Reminders sent since the stage's clock last started (an index into the policy's ``reminders_at``).
+    reminders_sent: int = 0

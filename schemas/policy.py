@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from schemas.classification import DataClassification, DeploymentTarget, RiskTier
+from schemas.notifications import NotificationPolicy
 from schemas.stages import Role, Stage
 
 
@@ -75,6 +76,21 @@ class Policy(BaseModel):
     #: Wait for the change ticket's approval (ticket webhook, or polling its state) before provisioning.
     change_approval: bool = False
     change_poll_interval: timedelta = timedelta(minutes=5)
+    #: Reminders, quiet hours, digest. ``None`` (policies written before notifications): the defaults.
+    notifications: NotificationPolicy | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_notifications(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A start input signed before this field existed must digest the same (worker.approval_interceptor).
+        data: dict[str, Any] = handler(self)
+        if data.get("notifications") is None:
+            data.pop("notifications", None)
+        return data
+
+    @property
+    def notices(self) -> NotificationPolicy:
+        """The notification settings in force (the defaults when the policy sets none)."""
+        return self.notifications or NotificationPolicy()
 
     def required_roles(self, stage: Stage, risk_tier: RiskTier) -> list[Role]:
         """Roles whose approval closes ``stage`` for an initiative of ``risk_tier``, in a stable order."""

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():  # models only: liftoff's logic is imported below, sandboxed
-    from schemas.events import EventKind, InitiativeSnapshot
+    from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, TeamAction
     from schemas.initiative import StartInitiativeInput
     from schemas.initiative_state import InitiativeState
     from schemas.integrations import RolloutResult, Ticket
+    from schemas.notifications import Notice
     from schemas.pending import Ending, SendBack
     from schemas.stages import InitiativeStatus, Role, Stage
     from schemas.status import InitiativeStatusView
@@ -27,6 +28,7 @@ from workflows.alarm import Alarm
 from workflows.details import render_details
 from workflows.effects import Effects
 from workflows.gates import GateContext, team_action
+from workflows.notices import GateNow, review
 from workflows.outbox import Outbox
 
 
@@ -50,6 +52,26 @@ class InitiativeCore:
         self.rollout_id: str | None = None
         self.timers = False  # ``patches.SLA_TIMERS``
         self.lean = False  # ``patches.LEAN_HISTORY``
+        self.notify = False  # ``patches.NOTIFICATIONS``
+
+    def start_notices(self) -> None:
+        """From now on every recorded batch carries its notices, and reminders are due (``patches.NOTIFICATIONS``)."""
+        self.notify = True
+        self.outbox.review = self._review
+
+    def _review(self, events: list[LifecycleEvent]) -> list[Notice]:
+        state = self.state
+        now = GateNow(
+            stage=state.stage,
+            visit=state.stage_entered_at,
+            waiting=[r.value for r in self.awaiting()],
+            can_act=self.approvers_can_act(),
+            approvers=[a.approver for a in state.approvals],
+            team_action=self.team_needs(),
+            due_at=self.sla_due(),
+            owners=state.stall.owners if state.stall else (),
+        )
+        return review(events, now, roster=self.inp.roster, submitter=self.inp.submitter, announced=state.announced)
 
     # ------------------------------------------------------------------ the gate and what it shows
 
@@ -80,6 +102,17 @@ class InitiativeCore:
         if not self.state.stage.is_gate or self.ending is not None:
             return []
         return self.gate().awaiting_roles
+
+    def approvers_can_act(self) -> bool:
+        """Whether the awaited roles can decide now (PoC results in, no open blocking finding, not on hold)."""
+        gate = self.gate()
+        return gate.stage.is_gate and self.ending is None and gate.preconditions_met and not gate.on_hold
+
+    def team_needs(self) -> TeamAction | None:
+        """What the gate waits for from the team, if anything."""
+        if self.ending is not None:
+            return None
+        return team_action(self.gate(), blocked=self.state.blocker is not None)
 
     def status_value(self) -> InitiativeStatus:
         """Active, on hold, stalled, or where it ended."""
@@ -136,7 +169,7 @@ class InitiativeCore:
 
     def snapshot(self) -> InitiativeSnapshot:
         """The read model's row, recorded with every batch of events."""
-        inp, state, gate = self.inp, self.state, self.gate()
+        inp, state = self.inp, self.state
         return InitiativeSnapshot(
             initiative_id=inp.initiative_id,
             workflow_id=workflow.info().workflow_id,
@@ -154,8 +187,8 @@ class InitiativeCore:
             poc_spend_usd=state.poc_spend,
             due_at=self.sla_due(),
             approved_by=[a.approver for a in state.approvals],
-            approvers_can_act=gate.stage.is_gate and gate.preconditions_met and not gate.on_hold,
-            team_action=None if self.ending is not None else team_action(gate, blocked=state.blocker is not None),
+            approvers_can_act=self.approvers_can_act(),
+            team_action=self.team_needs(),
         )
 
     # ------------------------------------------------------------------ recording
@@ -233,4 +266,5 @@ class InitiativeCore:
     def restart_clock(self) -> None:
         """The stage's SLA clock starts again (on entry, and when a stall clears)."""
         self.state.clock_start = workflow.now()
+        self.state.reminders_sent = 0
         self.state.held_in_stage = timedelta()

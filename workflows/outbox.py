@@ -19,6 +19,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():  # models only
     from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, RecordedEvents, RecordEventsInput
     from schemas.initiative_state import InitiativeState
+    from schemas.notifications import Notice
     from schemas.stages import Stage
     from schemas.taxonomy import ReasonCode
 
@@ -65,6 +66,8 @@ class Outbox:
         self.settled_seq = state.seq
         #: Record by a local activity first (``patches.LEAN_HISTORY``), else by a regular one.
         self.local = False
+        #: Who must be told what about a batch (``patches.NOTIFICATIONS``): recorded with it.
+        self.review: Callable[[list[LifecycleEvent]], list[Notice]] | None = None
 
     def emit(
         self,
@@ -106,7 +109,8 @@ class Outbox:
         """Record pending events in order, in one activity, with the snapshot as it stands then."""
         while self.pending:
             batch = list(self.pending)
-            record = RecordEventsInput(events=batch, snapshot=snapshot())
+            notices = self.review(batch) if self.review is not None else []
+            record = RecordEventsInput(events=batch, snapshot=snapshot(), notices=notices)
             if self.local:
                 await self._record_locally(record)
             else:

@@ -22,3 +22,6 @@ CHANGE_VOCABULARY = "change-vocabulary"
 #: if the database does not answer), search attributes upserted only when they change, one alarm instead of a
 #: timer per wait, ``rollout_started`` recorded with the decision, the proposed stage counted from submission.
 LEAN_HISTORY = "lean-history"
+#: The approver's desk (``InitiativeWorkflow``): notices recorded with the events (who must be told what), and
+#: reminder deadlines at the policy's fractions of each stage's SLA (``reminded`` events).
+NOTIFICATIONS = "notifications"

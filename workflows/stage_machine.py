@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -35,6 +35,8 @@ class StageMachine:
         core, state = self._core, self._core.state
         # Initiatives started before SLA timers existed keep running without them (replay-safe).
         core.timers = workflow.patched(patches.SLA_TIMERS)
+        if core.timers and workflow.patched(patches.NOTIFICATIONS):
+            core.start_notices()
         await core.outbox.flush(core.snapshot)
         core.publish()
         while not state.stage.is_terminal:
@@ -99,8 +101,26 @@ class StageMachine:
         )
         renew_at = state.sandbox_renew_at
         if renew_at is not None and (deadline is None or renew_at < deadline.at):
-            return Deadline(renew_at, "renew")
+            deadline = Deadline(renew_at, "renew")
+        remind_at = self._reminder_at()
+        if remind_at is not None and (deadline is None or remind_at < deadline.at):
+            deadline = Deadline(remind_at, "remind")
         return deadline
+
+    def _reminder_at(self) -> datetime | None:
+        """When the next reminder is due: a fraction of the SLA into the stage's clock, while the gate waits."""
+        core, state = self._core, self._core.state
+        fractions = core.policy.notices.reminders_at
+        stage_policy = core.policy.stages.get(state.stage)
+        if (
+            not core.notify
+            or stage_policy is None
+            or state.stall is not None
+            or state.reminders_sent >= len(fractions)
+            or not (core.awaiting() or core.team_needs())
+        ):
+            return None
+        return state.clock_start + stage_policy.sla * fractions[state.reminders_sent] + state.held_in_stage
 
     async def _wait_for_work(self) -> None:
         core = self._core
@@ -125,6 +145,8 @@ class StageMachine:
         while (deadline := self._deadline()) is not None and deadline.at <= workflow.now():
             if deadline.kind == "renew":
                 await self._renew_sandbox()
+            elif deadline.kind == "remind":
+                self._remind()
             elif deadline.kind == "stall":
                 self._begin_stall()
             elif deadline.kind == "escalate":
@@ -132,6 +154,21 @@ class StageMachine:
             else:
                 self._abandon()
                 return
+
+    def _remind(self) -> None:
+        core, state = self._core, self._core.state
+        fraction = core.policy.notices.reminders_at[state.reminders_sent]
+        state.reminders_sent += 1
+        team = core.team_needs()
+        core.outbox.emit(
+            EventKind.REMINDED,
+            detail=f"{fraction:.0%} of the {state.stage.value} SLA has passed",
+            data={
+                "fraction": fraction,
+                "awaiting_roles": [r.value for r in core.awaiting()] if core.approvers_can_act() else [],
+                "team_action": team.value if team else None,
+            },
+        )
 
     def _begin_stall(self) -> None:
         core, state = self._core, self._core.state
@@ -216,6 +253,7 @@ class StageMachine:
         state.stage_entered_at = workflow.now()
         core.restart_clock()
         state.approvals = []
+        state.announced = []  # a new visit: whoever it waits for hears it again
         state.blocker = None  # a blocker belongs to the stage it was reported in
         if stage in (Stage.PROPOSED, Stage.POC):
             state.findings = []  # sent back before the assessment: its findings no longer apply

@@ -37,6 +37,8 @@ EXPECTED_TABLES = {
     "schema_migrations",
     "worker_heartbeats",
     "webhook_deliveries",
+    "notices",
+    "notification_deliveries",
 }
 
 
