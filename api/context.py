@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import asyncpg
 from fastapi import Depends, HTTPException, Request, status
@@ -15,6 +15,14 @@ from api.guards import MAX_BODY_BYTES, AuthFailures
 from api.oidc import OidcError, OidcVerifier, looks_like_jwt
 from api.principals import Directory, Principal
 from schemas.policy import Policy
+
+
+class NotificationHealth(Protocol):
+    """How the notification channels are doing (the notifier, wired by the process; see ``/readyz``)."""
+
+    async def health(self) -> dict[str, dict[str, object]]:
+        """Per channel: deliveries waiting, failed, of unknown outcome; the last success and error."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,8 @@ class ApiContext:
     max_body_bytes: int = MAX_BODY_BYTES
     #: Shared secrets of the ticket webhooks, by system ("jira", "servicenow"); absent = disabled.
     webhook_secrets: dict[str, bytes] = field(default_factory=dict)
+    #: The notifier's report for ``/readyz`` (None: no notification channel configured).
+    notifications: NotificationHealth | None = None
 
     def ui_link(self, workflow_id: str) -> str:
         """The initiative's page in the Temporal Web UI."""
@@ -69,15 +79,28 @@ bearer_scheme = HTTPBearer(auto_error=False, description="A token from the princ
 TOKEN_COOKIE = "liftoff_token"  # noqa: S105 - a cookie name, not a secret
 
 
-#: Where the token cookie counts: the dashboard page and the report reads it makes. Never a route that
-#: changes anything, so a page on another site cannot act with a leader's cookie.
-COOKIE_PATHS = ("/dashboard", "/v1/reports/")
+#: Where the token cookie counts: the pages (dashboard, the approver's desk) and the reads they make. Never a
+#: route that changes anything, so a page on another site cannot act with someone's cookie.
+COOKIE_PAGES = ("/dashboard", "/desk")
+COOKIE_READS = ("/v1/reports/", "/v1/me/queue")
 
 
 def cookie_counts(request: Request) -> bool:
-    """Whether the token cookie may authenticate ``request``."""
+    """Whether the token cookie may authenticate ``request``.
+
+    Besides the pages' reads, the desk mints approval tokens (``POST …/approval-token``) with it: minting
+    changes nothing (the token is useless to anyone but the page that reads it), and only a request from
+    this site counts (``Sec-Fetch-Site: same-origin``; the cookie is ``SameSite=Strict`` as well).
+    """
     path = request.url.path
-    return request.method == "GET" and (path == COOKIE_PATHS[0] or path.startswith(COOKIE_PATHS[1]))
+    if request.method == "GET":
+        return path in COOKIE_PAGES or path.startswith(COOKIE_READS)
+    return (
+        request.method == "POST"
+        and path.startswith("/v1/initiatives/")
+        and path.endswith("/approval-token")
+        and request.headers.get("sec-fetch-site") == "same-origin"
+    )
 
 
 async def authenticate(ctx: ApiContext, token: str) -> Principal:

@@ -52,6 +52,8 @@ class GroupEntry(BaseModel):
     group: str = Field(min_length=1, max_length=200)
     roles: list[Role]
     teams: list[str] = Field(default_factory=list)
+    #: the group's mailing address: notices for its roles go there when no person is named (identity provider)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
 
 
 class PrincipalsFile(BaseModel):
@@ -96,6 +98,10 @@ class Directory:
             roles=frozenset(role for g in mapped for role in g.roles),
             teams=frozenset(team for g in mapped for team in g.teams),
         )
+
+    def addresses_for(self, role: str) -> list[str]:
+        """Mailing addresses of the groups that grant ``role``, sorted."""
+        return sorted({g.email for g in self._groups.values() if g.email and any(r.value == role for r in g.roles)})
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal holding ``token``, if any."""

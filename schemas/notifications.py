@@ -81,9 +81,6 @@ class NotificationPolicy(BaseModel):
     #: reminders while a gate waits, at these fractions of the stage's SLA
     reminders_at: list[float] = Field(default_factory=lambda: [0.5, 0.8], max_length=10)
     quiet_hours: QuietHours | None = None
-    #: collect a person's email notices into one message a day at this hour (``quiet_hours``'s timezone,
-    #: else UTC) instead of one message each; stalls and escalations are never held back
-    daily_digest_hour: int | None = Field(default=None, ge=0, le=23)
 
     @field_validator("reminders_at")
     @classmethod

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import gc
-from collections.abc import Iterator
+import socket
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
 import uvicorn
 from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
+from temporalio.common import MetricMeter
+from temporalio.runtime import Runtime
 
+from activities.channels import Channel, SmtpChannel, SmtpConfig, WebhookChannel
+from activities.notifier import Notifier
 from api.app import create_app
 from api.context import ApiContext
 from api.oidc import OidcVerifier
@@ -22,12 +29,61 @@ from worker.tracing import trace_api
 
 
 class QuietSignalServer(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to the program running it."""
+    """A uvicorn server that leaves signal handling to the program running it, with its background loops."""
+
+    #: Loops that run while the server serves (the notifier), each stopped by the event it is given.
+    background: list[Callable[[asyncio.Event], Awaitable[None]]]
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         """Do not install uvicorn's handlers; ``liftoff`` stops the server itself."""
         yield
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        """Serve, with the background loops beside; they stop when serving ends."""
+        stop = asyncio.Event()
+        loops = [asyncio.create_task(loop(stop)) for loop in getattr(self, "background", [])]
+        try:
+            await super().serve(sockets)
+        finally:
+            stop.set()
+            await asyncio.gather(*loops, return_exceptions=True)
+
+
+def build_notifier(settings: Settings, pool: asyncpg.Pool, ctx: ApiContext, meter: MetricMeter) -> Notifier | None:
+    """The notifier over the configured channels (email, Slack, Teams), or None when none is configured."""
+    channels: list[Channel] = []
+    if settings.smtp_host:
+        if not settings.smtp_from:
+            raise SystemExit("LIFTOFF_SMTP_HOST is set but LIFTOFF_SMTP_FROM is not: emails need a sender")
+        channels.append(
+            SmtpChannel(
+                SmtpConfig(
+                    host=settings.smtp_host,
+                    port=settings.smtp_port,
+                    sender=settings.smtp_from,
+                    user=settings.smtp_user,
+                    password=settings.smtp_password,
+                    starttls=settings.smtp_starttls,
+                )
+            )
+        )
+    if settings.slack_webhook_url is not None:
+        channels.append(WebhookChannel("slack", settings.slack_webhook_url))
+    if settings.teams_webhook_url is not None:
+        channels.append(WebhookChannel("teams", settings.teams_webhook_url))
+    if not channels:
+        return None
+    api_url = settings.public_url or f"http://{settings.api_host}:{settings.api_port}"
+    return Notifier(
+        pool,
+        channels,
+        ui_link=ctx.ui_link,
+        desk_url=f"{api_url.rstrip('/')}/desk",
+        role_addresses=ctx.directory.addresses_for,
+        policy=ctx.policy.notices,
+        meter=meter,
+    )
 
 
 def build_api_server(
@@ -65,6 +121,10 @@ def build_api_server(
             if secret is not None
         },
     )
+    meter = (client.service_client.config.runtime or Runtime.default()).metric_meter
+    notifier = build_notifier(settings, pool, ctx, meter)
+    if notifier is not None:
+        ctx = dataclasses.replace(ctx, notifications=notifier)
     app = create_app(ctx)
     trace_api(app, tracing)
     config = uvicorn.Config(
@@ -77,6 +137,7 @@ def build_api_server(
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
     )
     server = QuietSignalServer(config)
+    server.background = [notifier.run] if notifier is not None else []
     freeze_startup_objects()
     return server
 

@@ -109,6 +109,15 @@ class Settings(BaseSettings):
     canary_url: str | None = Field(
         default=None, description="health URL checked before promotion; {ref} is the environment's reference"
     )
+    # Notifications (README, "The approver's desk"): each channel is on when its settings are given.
+    smtp_host: str | None = Field(default=None, description="email notifications over this SMTP server")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str | None = Field(default=None, description="the sender address of notification emails")
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    slack_webhook_url: SecretStr | None = Field(default=None, description="a Slack incoming webhook")
+    teams_webhook_url: SecretStr | None = Field(default=None, description="a Microsoft Teams workflow webhook")
     log_level: str = "INFO"
     log_format: str = Field(default="console", pattern="^(console|json)$")
 

@@ -66,6 +66,9 @@ async def _check_worker(ctx: ApiContext) -> str:
 async def readyz(ctx: Ctx) -> JSONResponse:
     """200 when every dependency is ready, 503 with the failing checks otherwise.
 
+    With notification channels configured, ``notifications`` reports each one (deliveries waiting, failed,
+    of unknown outcome over the last day; the last success and the last error) without affecting readiness.
+
     A worker counts as live when its heartbeat (every 5 s) is recent: a killed worker is noticed within
     15 s, while Temporal's poller list would remember it for minutes.
     """
@@ -73,4 +76,12 @@ async def readyz(ctx: Ctx) -> JSONResponse:
     worker = await _check_worker(ctx) if postgres == "ok" else "unknown: the database is unreachable"
     checks = {"postgres": postgres, "temporal": temporal, "worker": worker}
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    body: dict[str, object] = {"ready": ready, "checks": checks}
+    if ctx.notifications is not None and postgres == "ok":
+        # Reported, never a reason to be unready: a failing channel must not take decisions down with it.
+        try:
+            async with asyncio.timeout(5):
+                body["notifications"] = await ctx.notifications.health()
+        except Exception as err:  # noqa: BLE001 - a report that cannot be read says so
+            body["notifications"] = {"unknown": type(err).__name__}
+    return JSONResponse(body, status_code=200 if ready else 503)

@@ -1,0 +1,267 @@
+"""The notifier: turns recorded notices into deliveries and sends them, each exactly once in effect.
+
+It runs beside the API (which knows the principals file for group addresses, and its own and the Web UI's
+URLs for links), in a loop of two steps, both safe with several API processes (``FOR UPDATE SKIP LOCKED``):
+
+1. **plan**: each new notice becomes one delivery per recipient and channel, under an id derived from
+   (notice, channel, recipient): planning twice plans nothing new. Email goes to each person the notice
+   names (or, with none, to the group addresses of its roles); chat goes once to the channel.
+2. **deliver**: a due delivery is claimed (status ``sending``, a lease), checked against where its
+   initiative stands now (a gate that has moved on, or a recipient who has approved, is ``skipped``), sent,
+   and its outcome recorded. A failure is retried with exponential backoff up to ``max_attempts``; a claimed
+   email whose attempt never finished (the process died mid-send) is marked ``unknown`` instead of sent
+   again, since SMTP has no idempotency key; a webhook is sent again with the same ``Idempotency-Key``.
+
+A failing channel never touches the initiative: its deliveries wait and retry here, counted in the
+``liftoff_notifications`` metric and shown in ``/readyz``'s details.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import structlog
+from temporalio.common import MetricMeter
+
+from activities.channels import Channel, DeliveryError
+from activities.messages import render
+from db import notifications_repo as repo
+from schemas.notifications import NotificationPolicy
+
+log = structlog.get_logger(__name__)
+
+#: Notices older than this when first planned are not sent (e.g. recorded while no channel was configured).
+MAX_AGE = timedelta(days=1)
+#: How long a claimed delivery is this notifier's before another may take it over.
+LEASE = timedelta(minutes=2)
+#: What may go in an email's To: one address, no spaces or line breaks (people's emails come from rosters).
+_ADDRESS = re.compile(r"[^@\s]{1,200}@[^@\s]{1,200}")
+#: Notices that concern a gate still waiting: skipped once the gate has moved on.
+_GATE_KINDS = frozenset({"awaiting", "reminder", "team_action"})
+
+
+def delivery_id(notice_id: str, channel: str, recipient: str) -> str:
+    """The deterministic id of one delivery (also its Message-ID and idempotency key)."""
+    return hashlib.sha256(f"{notice_id}\x00{channel}\x00{recipient.lower()}".encode()).hexdigest()[:40]
+
+
+class Notifier:
+    """Plans and sends the deliveries of recorded notices over the configured channels."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        channels: Sequence[Channel],
+        *,
+        ui_link: Callable[[str], str],
+        desk_url: str,
+        role_addresses: Callable[[str], list[str]] | None = None,
+        policy: NotificationPolicy | None = None,
+        meter: MetricMeter | None = None,
+        max_attempts: int = 8,
+        retry_base: timedelta = timedelta(seconds=5),
+        interval: float = 1.0,
+    ) -> None:
+        self._pool = pool
+        self._channels = {c.name: c for c in channels}
+        self._ui_link = ui_link
+        self._desk_url = desk_url
+        self._role_addresses = role_addresses or (lambda _role: [])
+        self._policy = policy or NotificationPolicy()
+        self._max_attempts = max_attempts
+        self._retry_base = retry_base
+        self._interval = interval
+        self._outcomes = (meter or MetricMeter.noop).create_counter(
+            "liftoff_notifications", "Notification deliveries by channel and outcome (sent, retry, failed, …)"
+        )
+
+    @property
+    def channels(self) -> list[str]:
+        """The configured channels' names."""
+        return sorted(self._channels)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Plan and deliver until ``stop`` is set; a database outage pauses it, never ends it."""
+        log.info("notifier started", channels=self.channels)
+        while not stop.is_set():
+            try:
+                await self.step()
+            except (OSError, asyncpg.PostgresError) as err:
+                log.warning("notifier paused: the database is unavailable", error=type(err).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self._interval)
+        log.info("notifier stopped")
+
+    async def step(self) -> tuple[int, int]:
+        """One round: plan new notices, then attempt the due deliveries; returns (planned, attempted)."""
+        planned = await self.plan()
+        attempted = await self.deliver()
+        return planned, attempted
+
+    # ------------------------------------------------------------------ plan
+
+    async def plan(self, limit: int = 100) -> int:
+        """Plan the deliveries of new notices; returns how many notices were planned."""
+        await repo.expire(self._pool, MAX_AGE.total_seconds())
+        async with self._pool.acquire() as conn, conn.transaction():
+            notices = await repo.unplanned(conn, limit)
+            for notice in notices:
+                await repo.plan(conn, notice.id, self._deliveries(notice))
+        return len(notices)
+
+    def _deliveries(self, notice: repo.PlannedNotice) -> list[repo.Delivery]:
+        now = datetime.now(UTC)
+        deliveries: list[repo.Delivery] = []
+        if "email" in self._channels:
+            named = list(notice.people) or sorted({a for r in notice.roles for a in self._role_addresses(r)})
+            emails = [e for e in named if _ADDRESS.fullmatch(e)]
+            if len(emails) < len(named):
+                log.warning("notice names addresses that are not email addresses", notice=notice.id)
+            at = self._email_time(now)
+            deliveries += [
+                repo.Delivery(
+                    id=delivery_id(notice.id, "email", email),
+                    notice_id=notice.id,
+                    channel="email",
+                    recipient=email,
+                    on_behalf_of=None,
+                    next_attempt_at=at,
+                )
+                for email in emails
+            ]
+        deliveries += [
+            repo.Delivery(
+                id=delivery_id(notice.id, name, name),
+                notice_id=notice.id,
+                channel=name,
+                recipient=name,
+                on_behalf_of=None,
+                next_attempt_at=now,
+            )
+            for name in sorted(self._channels)
+            if name != "email"
+        ]
+        return deliveries
+
+    def _email_time(self, now: datetime) -> datetime:
+        """Now, or the end of the policy's quiet hours when now is inside them."""
+        quiet = self._policy.quiet_hours
+        if quiet is None:
+            return now
+        zone = ZoneInfo(quiet.timezone)
+        local = now.astimezone(zone)
+        if not quiet.covers(local.hour):
+            return now
+        end = local.replace(hour=quiet.end, minute=0, second=0, microsecond=0)
+        if end <= local:
+            end += timedelta(days=1)
+        return end.astimezone(UTC)
+
+    # ------------------------------------------------------------------ deliver
+
+    async def deliver(self, limit: int = 50) -> int:
+        """Attempt the due deliveries; returns how many were attempted (sent, skipped or failed)."""
+        claimed = await repo.claim(self._pool, limit, LEASE.total_seconds())
+        for delivery in claimed:
+            try:
+                await self._attempt(delivery)
+            except (OSError, asyncpg.PostgresError):
+                raise  # the database: the lease runs out and the delivery is attempted again
+            except Exception as err:  # one bad delivery never stops the others
+                log.exception("notification could not be prepared", delivery=delivery.id)
+                await self._finish(delivery, "failed", f"could not be prepared: {type(err).__name__}")
+        return len(claimed)
+
+    async def _attempt(self, d: repo.Claimed) -> None:
+        channel = self._channels.get(d.channel)
+        ctx = await repo.context(self._pool, d.notice_id)
+        skip = "the channel is no longer configured" if channel is None else self._stale(ctx, d)
+        if skip is not None:
+            await self._finish(d, "skipped", skip)
+            return
+        assert channel is not None  # for the type checker: skip covers it
+        assert ctx is not None
+        if d.was == "sending" and d.channel == "email":
+            # An earlier attempt began and never recorded its outcome: the server may have the message.
+            await self._finish(d, "unknown", "an earlier attempt was interrupted; not sent again")
+            return
+        message = render(
+            ctx,
+            d.id,
+            ui_link=self._ui_link(ctx.workflow_id),
+            desk_url=self._desk_url,
+            on_behalf_of=d.on_behalf_of,
+        )
+        try:
+            await channel.send(message, d.recipient)
+        except DeliveryError as err:
+            await self._failed(d, err)
+            return
+        await self._finish(d, "sent")
+
+    def _stale(self, ctx: repo.DeliveryContext | None, d: repo.Claimed) -> str | None:  # noqa: PLR0911 - one rule each
+        """Why this delivery should not go out any more, or None."""
+        if ctx is None:
+            return "the notice is gone"
+        if ctx.kind not in _GATE_KINDS:
+            return None
+        if ctx.stage_now != ctx.stage or ctx.visit_now != ctx.visit:
+            return "the gate has closed"
+        if ctx.status_now not in ("active", "stalled"):
+            return f"the initiative is {ctx.status_now}"
+        if ctx.kind == "team_action" and ctx.team_action_now != ctx.action:
+            return "the team has done it"
+        person = d.on_behalf_of or d.recipient
+        if person in ctx.approved_by:
+            return f"{person} has already approved"
+        if ctx.roles and not set(ctx.roles) & set(ctx.awaiting_now):
+            return "the roles have decided"
+        return None
+
+    async def _failed(self, d: repo.Claimed, err: DeliveryError) -> None:
+        if err.kind == "ambiguous":
+            await self._finish(d, "unknown", str(err))
+        elif err.kind == "permanent" or d.attempts >= self._max_attempts:
+            await self._finish(d, "failed", str(err))
+        else:
+            retry_at = datetime.now(UTC) + self._retry_base * 2 ** (d.attempts - 1)
+            await self._finish(d, "pending", str(err), retry_at)
+        log.warning(
+            "notification not delivered",
+            channel=d.channel,
+            delivery=d.id,
+            attempt=d.attempts,
+            kind=err.kind,
+            error=str(err)[:300],
+        )
+
+    async def _finish(
+        self, d: repo.Claimed, status: str, why: str | None = None, retry_at: datetime | None = None
+    ) -> None:
+        await repo.finish(self._pool, d.id, status, why, retry_at)
+        outcome = "retry" if status == "pending" else status
+        self._outcomes.add(1, {"channel": d.channel, "outcome": outcome})
+        if status == "sent":
+            log.info("notification sent", channel=d.channel, delivery=d.id, notice=d.notice_id)
+
+    async def health(self) -> dict[str, dict[str, object]]:
+        """Per configured channel over the last day: waiting, failed, unknown, last success, last error."""
+        rows = {h.channel: h for h in await repo.health(self._pool)}
+        report: dict[str, dict[str, object]] = {}
+        for name in self.channels:
+            h = rows.get(name)
+            report[name] = {
+                "waiting": h.waiting if h else 0,
+                "failed": h.failed if h else 0,
+                "unknown": h.unknown if h else 0,
+                "last_sent_at": h.last_sent_at.isoformat() if h and h.last_sent_at else None,
+                "last_error": h.last_error if h else None,
+            }
+        return report
