@@ -11,12 +11,11 @@ from db.pool import Conn
 from db.queries import sql
 
 
-class PlannedNotice(BaseModel):
-    """A notice to plan deliveries for, with its initiative's title, team and workflow id."""
+class NoticeRow(BaseModel):
+    """A notice's columns, with its initiative's title, team and workflow id."""
 
     model_config = ConfigDict(frozen=True)
 
-    id: str
     initiative_id: str
     kind: str
     stage: str
@@ -26,10 +25,16 @@ class PlannedNotice(BaseModel):
     action: str
     due_at: datetime | None
     detail: str
-    created_at: datetime
     title: str
     team: str
     workflow_id: str
+
+
+class PlannedNotice(NoticeRow):
+    """A notice to plan deliveries for."""
+
+    id: str
+    created_at: datetime
 
 
 class Delivery(BaseModel):
@@ -59,24 +64,10 @@ class Claimed(BaseModel):
     was: str
 
 
-class DeliveryContext(BaseModel):
+class DeliveryContext(NoticeRow):
     """A delivery's notice, and where its initiative stands now."""
 
-    model_config = ConfigDict(frozen=True)
-
     notice_id: str
-    kind: str
-    stage: str
-    visit: datetime
-    roles: list[str]
-    people: list[str]
-    action: str
-    due_at: datetime | None
-    detail: str
-    initiative_id: str
-    title: str
-    team: str
-    workflow_id: str
     stage_now: str
     visit_now: datetime
     status_now: str

@@ -5,12 +5,9 @@ Default notification policy: reminders at 50% and 80% of the stage's SLA (7 d an
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import asyncpg
-import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from schemas.decisions import ApproveInput, SubmitPocResultsInput
@@ -19,17 +16,8 @@ from schemas.stages import Role, Stage
 from tests.conftest import ROSTER, SUBMITTER, make_start
 from tests.workflows.helpers import start, status, update
 from tests.workflows.test_stalls import _settled
-from worker.wiring import build_worker
 
 DAY = timedelta(days=1)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def ts(skipping_env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
-    """The time-skipping environment and a fresh task queue with a worker on it."""
-    queue = f"ts-{uuid.uuid4()}"
-    async with build_worker(skipping_env.client, pool, task_queue=queue):
-        yield skipping_env, queue
 
 
 async def _notices(pool: asyncpg.Pool, initiative_id: str) -> list[asyncpg.Record]:

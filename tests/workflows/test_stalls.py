@@ -7,13 +7,11 @@ escalation ladder: the owner at 1x SLA, the sponsor at 2x.
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
-import pytest_asyncio
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -24,18 +22,9 @@ from schemas.status import InitiativeStatusView
 from schemas.taxonomy import ReasonCode
 from tests.conftest import SUBMITTER, make_start
 from tests.workflows.helpers import start, status, update
-from worker.wiring import build_worker
 from workflows import search_attributes as sa
 
 DAY = timedelta(days=1)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def ts(skipping_env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
-    """The time-skipping environment and a fresh task queue with a worker on it."""
-    queue = f"ts-{uuid.uuid4()}"
-    async with build_worker(skipping_env.client, pool, task_queue=queue):
-        yield skipping_env, queue
 
 
 async def _settled(handle: WorkflowHandle[Any, Any]) -> InitiativeStatusView:
