@@ -5,7 +5,8 @@ URLs for links), in a loop of two steps, both safe with several API processes (`
 
 1. **plan**: each new notice becomes one delivery per recipient and channel, under an id derived from
    (notice, channel, recipient): planning twice plans nothing new. Email goes to each person the notice
-   names (or, with none, to the group addresses of its roles); chat goes once to the channel.
+   names (or, with none, to the group addresses of its roles), or to their delegate while a delegation
+   lasts; chat goes once to the channel.
 2. **deliver**: a due delivery is claimed (status ``sending``, a lease), checked against where its
    initiative stands now (a gate that has moved on, or a recipient who has approved, is ``skipped``), sent,
    and its outcome recorded. A failure is retried with exponential backoff up to ``max_attempts``; a claimed
@@ -22,7 +23,7 @@ import asyncio
 import contextlib
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -47,6 +48,10 @@ _ADDRESS = re.compile(r"[^@\s]{1,200}@[^@\s]{1,200}")
 _GATE_KINDS = frozenset({"awaiting", "reminder", "team_action"})
 
 
+async def _nobody_delegates() -> Mapping[str, str]:
+    return {}
+
+
 def delivery_id(notice_id: str, channel: str, recipient: str) -> str:
     """The deterministic id of one delivery (also its Message-ID and idempotency key)."""
     return hashlib.sha256(f"{notice_id}\x00{channel}\x00{recipient.lower()}".encode()).hexdigest()[:40]
@@ -63,6 +68,7 @@ class Notifier:
         ui_link: Callable[[str], str],
         desk_url: str,
         role_addresses: Callable[[str], list[str]] | None = None,
+        delegates: Callable[[], Awaitable[Mapping[str, str]]] | None = None,
         policy: NotificationPolicy | None = None,
         meter: MetricMeter | None = None,
         max_attempts: int = 8,
@@ -74,6 +80,7 @@ class Notifier:
         self._ui_link = ui_link
         self._desk_url = desk_url
         self._role_addresses = role_addresses or (lambda _role: [])
+        self._delegates = delegates or _nobody_delegates
         self._policy = policy or NotificationPolicy()
         self._max_attempts = max_attempts
         self._retry_base = retry_base
@@ -110,13 +117,14 @@ class Notifier:
     async def plan(self, limit: int = 100) -> int:
         """Plan the deliveries of new notices; returns how many notices were planned."""
         await repo.expire(self._pool, MAX_AGE.total_seconds())
+        delegates = await self._delegates()
         async with self._pool.acquire() as conn, conn.transaction():
             notices = await repo.unplanned(conn, limit)
             for notice in notices:
-                await repo.plan(conn, notice.id, self._deliveries(notice))
+                await repo.plan(conn, notice.id, self._deliveries(notice, delegates))
         return len(notices)
 
-    def _deliveries(self, notice: repo.PlannedNotice) -> list[repo.Delivery]:
+    def _deliveries(self, notice: repo.PlannedNotice, delegates: Mapping[str, str]) -> list[repo.Delivery]:
         now = datetime.now(UTC)
         deliveries: list[repo.Delivery] = []
         if "email" in self._channels:
@@ -125,17 +133,24 @@ class Notifier:
             if len(emails) < len(named):
                 log.warning("notice names addresses that are not email addresses", notice=notice.id)
             at = self._email_time(now)
-            deliveries += [
-                repo.Delivery(
-                    id=delivery_id(notice.id, "email", email),
-                    notice_id=notice.id,
-                    channel="email",
-                    recipient=email,
-                    on_behalf_of=None,
-                    next_attempt_at=at,
+            by_id: dict[str, repo.Delivery] = {}
+            for email in emails:
+                # A gate's notice for someone away goes to their delegate, who may decide for them.
+                delegate = delegates.get(email) if notice.roles else None
+                recipient = delegate if delegate and _ADDRESS.fullmatch(delegate) else email
+                key = delivery_id(notice.id, "email", recipient)
+                by_id.setdefault(
+                    key,
+                    repo.Delivery(
+                        id=key,
+                        notice_id=notice.id,
+                        channel="email",
+                        recipient=recipient,
+                        on_behalf_of=email if recipient != email else None,
+                        next_attempt_at=at,
+                    ),
                 )
-                for email in emails
-            ]
+            deliveries += by_id.values()
         deliveries += [
             repo.Delivery(
                 id=delivery_id(notice.id, name, name),
@@ -218,9 +233,10 @@ class Notifier:
             return f"the initiative is {ctx.status_now}"
         if ctx.kind == "team_action" and ctx.team_action_now != ctx.action:
             return "the team has done it"
-        person = d.on_behalf_of or d.recipient
-        if person in ctx.approved_by:
-            return f"{person} has already approved"
+        # A delegate who has approved in their own name may not approve for someone else too, and vice versa.
+        for person in (d.on_behalf_of, d.recipient):
+            if person is not None and person in ctx.approved_by:
+                return f"{person} has already approved"
         if ctx.roles and not set(ctx.roles) & set(ctx.awaiting_now):
             return "the roles have decided"
         return None

@@ -7,13 +7,32 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from schemas.limits import MAX_METRICS, Metric, Name, RequiredText, ShortId, Text, Usd, keys_named
+from schemas.decisions import Email
+from schemas.limits import (
+    MAX_METRICS,
+    EmailAddress,
+    Metric,
+    Name,
+    RequiredText,
+    ShortId,
+    Storable,
+    Text,
+    Usd,
+    keys_named,
+)
 from schemas.stages import Role, Stage
 from schemas.taxonomy import ReasonCode
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
+
+#: An approver's decision as someone's delegate: the person whose role it is (their delegation must name you).
+#: The workflow's own address type (it refuses any white space), storable and bounded like every email here.
+OnBehalfOf = Annotated[
+    Annotated[Email, StringConstraints(max_length=254), Storable] | None,
+    Field(description="decide as the delegate of this person, in their role (their delegation must name you)"),
+]
 
 
 class ApproveBody(BaseModel):
@@ -24,6 +43,7 @@ class ApproveBody(BaseModel):
     role: Role
     comment: Text = ""
     stage: Stage | None = None
+    on_behalf_of: OnBehalfOf = None
 
 
 class RejectBody(BaseModel):
@@ -35,6 +55,7 @@ class RejectBody(BaseModel):
     reason_code: ReasonCode
     detail: Text = ""
     stage: Stage | None = None
+    on_behalf_of: OnBehalfOf = None
 
 
 class SubmitPocResultsBody(BaseModel):
@@ -67,6 +88,7 @@ class RequestChangesBody(BaseModel):
     reason_code: ReasonCode
     detail: Text = ""
     stage: Stage | None = None
+    on_behalf_of: OnBehalfOf = None
 
 
 class WaiveFindingBody(BaseModel):
@@ -78,6 +100,7 @@ class WaiveFindingBody(BaseModel):
     role: Role
     justification: RequiredText
     stage: Stage | None = None
+    on_behalf_of: OnBehalfOf = None
 
 
 class ResolveFindingBody(BaseModel):
@@ -121,3 +144,12 @@ class ApprovalTokenBody(BaseModel):
     role: Role | None = None
     action: Annotated[str, StringConstraints(pattern=r"^[a-z_-]{3,40}$")] = "approve"
     fields: dict[Name, Any] = Field(default_factory=dict, max_length=20, json_schema_extra=keys_named)
+
+
+class DelegateBody(BaseModel):
+    """``PUT /v1/me/delegate``: who decides in my approver roles on my behalf, until when."""
+
+    model_config = _STRICT
+
+    to: EmailAddress
+    until: AwareDatetime = Field(description="when the delegation ends (with its time zone); at most a year ahead")

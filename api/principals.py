@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.stages import APPROVER_ROLES, Role
 
@@ -33,6 +34,15 @@ class Principal(BaseModel):
         return team in self.teams or Role.ADMIN in self.roles
 
 
+class DelegateEntry(BaseModel):
+    """``delegate: {to, until}``: someone decides in this person's approver roles until a time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    to: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)
+    until: AwareDatetime
+
+
 class PrincipalEntry(BaseModel):
     """One entry of the principals file."""
 
@@ -42,6 +52,18 @@ class PrincipalEntry(BaseModel):
     roles: list[Role]
     teams: list[str] = Field(default_factory=list)
     token_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    delegate: DelegateEntry | None = None
+
+
+class FileDelegation(BaseModel):
+    """A delegation the principals file names (the person's own ``PUT /v1/me/delegate`` overrides it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    delegator: str
+    delegate: str
+    roles: list[str]
+    until: datetime
 
 
 class GroupEntry(BaseModel):
@@ -83,6 +105,16 @@ class Directory:
             for e in entries
         }
         self._groups = {g.group: g for g in groups or ()}
+        self._delegations = [
+            FileDelegation(
+                delegator=e.email.lower(),
+                delegate=e.delegate.to.lower(),
+                roles=sorted(r.value for r in e.roles if r in APPROVER_ROLES),
+                until=e.delegate.until,
+            )
+            for e in entries
+            if e.delegate is not None
+        ]
 
     @classmethod
     def from_file(cls, path: Path) -> Directory:
@@ -102,6 +134,14 @@ class Directory:
     def addresses_for(self, role: str) -> list[str]:
         """Mailing addresses of the groups that grant ``role``, sorted."""
         return sorted({g.email for g in self._groups.values() if g.email and any(r.value == role for r in g.roles)})
+
+    def delegations(self) -> list[FileDelegation]:
+        """The delegations the file names (lapsed ones included: whoever reads them checks ``until``)."""
+        return list(self._delegations)
+
+    def knows(self, email: str) -> bool:
+        """Whether ``email`` is one of the file's principals."""
+        return any(p.email == email.lower() for p in self._by_hash.values())
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal holding ``token``, if any."""

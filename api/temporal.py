@@ -136,3 +136,9 @@ async def _current_status(initiative_id: InitiativeId, ctx: Ctx) -> InitiativeSt
 
 #: A route parameter holding the live status of the initiative named in the path.
 LiveStatus = Annotated[InitiativeStatusView, Depends(_current_status)]
+
+
+async def require_initiative(ctx: ApiContext, initiative_id: str) -> None:
+    """404 unless the initiative's workflow exists (asks the server only: no worker needs to answer)."""
+    async with temporal_call(ctx.temporal_timeout, "looking the initiative up", initiative_id):
+        await handle_for(ctx, initiative_id).describe()

@@ -96,6 +96,8 @@ class QueueItem(BaseModel):
     due_at: datetime | None
     stalled: bool
     web_ui_url: str
+    #: set when the caller would act as this person's delegate (pass it as the decision's ``on_behalf_of``)
+    on_behalf_of: str | None = None
 
 
 class Queue(BaseModel):
@@ -104,3 +106,25 @@ class Queue(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     items: list[QueueItem]
+
+
+class DelegationView(BaseModel):
+    """A delegation in force: ``delegate`` decides in ``roles`` for ``delegator`` until ``until``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    delegator: str
+    delegate: str
+    roles: list[str]
+    until: datetime
+    #: ``file`` (the principals file) or ``self`` (set by the delegator through the API)
+    source: str
+
+
+class MyDelegation(BaseModel):
+    """``/v1/me/delegate``: my delegation in force (if any), and the people I may act for now."""
+
+    model_config = ConfigDict(frozen=True)
+
+    delegate: DelegationView | None
+    acting_for: list[DelegationView]

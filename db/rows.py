@@ -48,6 +48,8 @@ class QueueRow(BaseModel):
     stage: str
     status: str
     due_at: datetime | None
+    submitter: str
+    approved_by: list[str]
     action: str
     roles: list[str]
 

@@ -20,6 +20,8 @@ from typing import Any
 
 TOKEN_PREFIX = "v2"  # noqa: S105 - a format version, not a secret
 _OLD_PREFIXES = ("v1",)
+#: Optional payload fields that came after tokens did: left out of the digest while unset.
+_LATER_FIELDS = frozenset({"on_behalf_of"})
 
 
 def _b64(data: bytes) -> str:
@@ -35,8 +37,12 @@ def _mac(secret: bytes, claims_part: str) -> str:
 
 
 def payload_digest(payload: Mapping[str, Any]) -> str:
-    """The digest a token binds: canonical JSON of the decision's payload without its token."""
-    body = {k: v for k, v in payload.items() if k != "token"}
+    """The digest a token binds: canonical JSON of the decision's payload without its token.
+
+    Fields added to the payloads later (``on_behalf_of``) count only when set, so a payload that does not
+    use them digests as it did before they existed: tokens already issued stay good across an upgrade.
+    """
+    body = {k: v for k, v in payload.items() if k != "token" and not (k in _LATER_FIELDS and v is None)}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return _b64(hashlib.sha256(canonical.encode("utf-8")).digest())
 

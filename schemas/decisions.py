@@ -34,10 +34,16 @@ class Decision(BaseModel):
 
 
 class ApproverDecision(Decision):
-    """A decision by a person in a gate role."""
+    """A decision by a person in a gate role, or by their delegate on their behalf.
+
+    With ``on_behalf_of``, ``approver`` is the delegate who decides and ``on_behalf_of`` the person whose
+    role it is; both are recorded, and separation of duties applies to both. Such a decision needs an
+    approval token: the API checks the delegation when it signs one.
+    """
 
     approver: Email
     role: Role
+    on_behalf_of: Email | None = None
 
 
 class TeamDecision(Decision):
@@ -145,3 +151,10 @@ class Approval(BaseModel):
     role: Role
     comment: str = ""
     at: str
+    #: the person whose role it is, when ``approver`` decided as their delegate
+    on_behalf_of: str | None = None
+
+    @property
+    def people(self) -> tuple[str, ...]:
+        """Everyone this approval counts for: the approver, and whom they acted for."""
+        return (self.approver, self.on_behalf_of) if self.on_behalf_of else (self.approver,)

@@ -21,6 +21,7 @@ from activities.channels import Channel, SmtpChannel, SmtpConfig, WebhookChannel
 from activities.notifier import Notifier
 from api.app import create_app
 from api.context import ApiContext
+from api.delegation import Delegations
 from api.oidc import OidcVerifier
 from api.principals import Directory
 from schemas.policy_file import load_policy
@@ -81,6 +82,7 @@ def build_notifier(settings: Settings, pool: asyncpg.Pool, ctx: ApiContext, mete
         ui_link=ctx.ui_link,
         desk_url=f"{api_url.rstrip('/')}/desk",
         role_addresses=ctx.directory.addresses_for,
+        delegates=Delegations(pool, ctx.directory).delegates,
         policy=ctx.policy.notices,
         meter=meter,
     )

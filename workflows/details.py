@@ -204,10 +204,13 @@ def render_details(
         ]
     if view.approvals:
         lines += ["", "### Approved so far"]
-        lines += [f"- `{a.role.value}`: {md(a.approver)}" for a in view.approvals]
+        lines += [
+            f"- `{a.role.value}`: {md(a.approver)}" + (f" for {md(a.on_behalf_of)}" if a.on_behalf_of else "")
+            for a in view.approvals
+        ]
     if awaiting:
         lines += ["", "### Who may act"]
-        ineligible = {view.submitter} | {a.approver for a in view.approvals}
+        ineligible = {view.submitter} | {p for a in view.approvals for p in a.people}
         for role in awaiting:
             eligible = [p for p in roster.get(role.value, []) if p not in ineligible]
             people = ", ".join(eligible) or "nobody eligible on the roster"

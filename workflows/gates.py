@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from schemas.decisions import (
     Approval,
     ApproveInput,
+    ApproverDecision,
     HoldInput,
     RejectInput,
     ReportBlockerInput,
@@ -171,18 +172,35 @@ def _stage_refusal(ctx: GateContext, expected: Stage | None, action: str) -> str
     return None
 
 
-def _approver_refusal(ctx: GateContext, approver: str, role: Role, action: str, *, signed: bool) -> str | None:
+def _approver_refusal(ctx: GateContext, inp: ApproverDecision, action: str) -> str | None:  # noqa: PLR0911 - one rule each
     if not ctx.stage.is_gate:
         return f"stage {ctx.stage.value} has no gate to {action}; it advances by itself"
+    role = inp.role
     if role not in ctx.required_roles:
         needed = ", ".join(r.value for r in ctx.required_roles)
         return f"role {role.value} does not decide stage {ctx.stage.value}; it needs: {needed}"
+    signed = inp.token is not None
+    principal = inp.on_behalf_of or inp.approver  # whose role it is
+    if inp.on_behalf_of is not None:
+        if inp.on_behalf_of == inp.approver:
+            return f"{inp.approver} cannot act on their own behalf; leave on_behalf_of out"
+        if not signed:
+            return (
+                f"a decision on behalf of {inp.on_behalf_of} needs an approval token: liftoff checks the "
+                "delegation when it signs one (use the API or the desk's signed payload)"
+            )
     # With an identity provider, the API checked the role from the person's groups and signed the decision.
-    if not (signed and ctx.tokens_prove_roles) and approver not in ctx.roster.get(role.value, ()):
-        return f"{approver} is not on the roster for role {role.value}"
-    if approver == ctx.submitter:
-        return f"{approver} submitted this initiative and may not {action} it (separation of duties)"
+    if not (signed and ctx.tokens_prove_roles) and principal not in ctx.roster.get(role.value, ()):
+        return f"{principal} is not on the roster for role {role.value}"
+    for person in (inp.approver, inp.on_behalf_of):
+        if person is not None and person == ctx.submitter:
+            return f"{person} submitted this initiative and may not {action} it (separation of duties)"
     return None
+
+
+def on_behalf(inp: ApproverDecision) -> dict[str, str]:
+    """The event data naming whom a delegate decided for (empty for a decision in one's own name)."""
+    return {"on_behalf_of": inp.on_behalf_of} if inp.on_behalf_of else {}
 
 
 def _hold_refusal(ctx: GateContext, action: str) -> str | None:
@@ -196,15 +214,17 @@ def refuse_approve(ctx: GateContext, inp: ApproveInput) -> str | None:  # noqa: 
     reason = (
         _stage_refusal(ctx, inp.stage, "approval")
         or _hold_refusal(ctx, "approval")
-        or _approver_refusal(ctx, inp.approver, inp.role, "approve", signed=inp.token is not None)
+        or _approver_refusal(ctx, inp, "approve")
     )
     if reason:
         return reason
+    deciding = {inp.approver} | ({inp.on_behalf_of} if inp.on_behalf_of else set())
     for approval in ctx.approvals:
-        if approval.approver == inp.approver:
+        if repeated := sorted(deciding.intersection(approval.people)):
             return (
-                f"{inp.approver} has already approved stage {ctx.stage.value} as {approval.role.value}; "
+                f"{repeated[0]} has already approved stage {ctx.stage.value} as {approval.role.value}; "
                 "a joint sign-off needs distinct people"
+                + (" (a delegate counts as the person they act for, too)" if inp.on_behalf_of else "")
             )
         if approval.role is inp.role:
             return f"role {inp.role.value} has already approved stage {ctx.stage.value} ({approval.approver})"
@@ -220,9 +240,7 @@ def refuse_approve(ctx: GateContext, inp: ApproveInput) -> str | None:  # noqa: 
 
 def refuse_reject(ctx: GateContext, inp: RejectInput) -> str | None:
     """Why a rejection cannot be accepted now, or ``None``."""
-    return _stage_refusal(ctx, inp.stage, "rejection") or _approver_refusal(
-        ctx, inp.approver, inp.role, "reject", signed=inp.token is not None
-    )
+    return _stage_refusal(ctx, inp.stage, "rejection") or _approver_refusal(ctx, inp, "reject")
 
 
 def refuse_team_actor(ctx: GateContext, actor: str, update: str, *, signed: bool = False) -> str | None:
@@ -258,7 +276,7 @@ def refuse_request_changes(ctx: GateContext, inp: RequestChangesInput) -> str | 
     reason = (
         _stage_refusal(ctx, inp.stage, "request for changes")
         or _hold_refusal(ctx, "request for changes")
-        or _approver_refusal(ctx, inp.approver, inp.role, "send back", signed=inp.token is not None)
+        or _approver_refusal(ctx, inp, "send back")
     )
     if reason:
         return reason
@@ -288,9 +306,7 @@ def refuse_waive(ctx: GateContext, inp: WaiveFindingInput) -> str | None:
         return reason
     if inp.role is not Role.INFRASTRUCTURE:
         return f"only role infrastructure may waive a finding, not {inp.role.value}"
-    return _finding_refusal(ctx, inp.finding_id, "waived") or _approver_refusal(
-        ctx, inp.approver, inp.role, "waive", signed=inp.token is not None
-    )
+    return _finding_refusal(ctx, inp.finding_id, "waived") or _approver_refusal(ctx, inp, "waive")
 
 
 def refuse_resolve(ctx: GateContext, inp: ResolveFindingInput) -> str | None:

@@ -137,7 +137,13 @@ class InitiativeWorkflow:
     async def approve(self, inp: ApproveInput) -> InitiativeStatusView:
         """Record an approval; the gate closes when every required role has approved."""
         self._state.approvals.append(
-            Approval(approver=inp.approver, role=inp.role, comment=inp.comment, at=workflow.now().isoformat())
+            Approval(
+                approver=inp.approver,
+                role=inp.role,
+                comment=inp.comment,
+                at=workflow.now().isoformat(),
+                on_behalf_of=inp.on_behalf_of,
+            )
         )
         self._core.progress = True
         seq = self._outbox.emit(
@@ -145,6 +151,7 @@ class InitiativeWorkflow:
             actor=inp.approver,
             role=inp.role.value,
             detail=inp.comment,
+            data=gates.on_behalf(inp),
             verified=inp.token is not None,
         )
         return await self._core.answer(seq)
@@ -164,6 +171,7 @@ class InitiativeWorkflow:
             role=inp.role.value,
             reason_code=inp.reason_code,
             detail=inp.detail,
+            data=gates.on_behalf(inp),
             verified=inp.token is not None,
         )
         self._core.ending = Ending(
@@ -192,6 +200,7 @@ class InitiativeWorkflow:
             role=inp.role.value,
             reason_code=inp.reason_code,
             detail=inp.detail,
+            data=gates.on_behalf(inp),
             verified=inp.token is not None,
         )
         self._core.send_back = SendBack(
@@ -263,7 +272,7 @@ class InitiativeWorkflow:
             role=inp.role.value,
             reason_code=finding.reason_code if finding else None,
             detail=inp.justification,
-            data={"finding_id": inp.finding_id, "blocking": bool(finding and finding.blocking)},
+            data={"finding_id": inp.finding_id, "blocking": bool(finding and finding.blocking), **gates.on_behalf(inp)},
             verified=inp.token is not None,
         )
         return await self._core.answer(seq)

@@ -66,7 +66,7 @@ class InitiativeCore:
             visit=state.stage_entered_at,
             waiting=[r.value for r in self.awaiting()],
             can_act=self.approvers_can_act(),
-            approvers=[a.approver for a in state.approvals],
+            approvers=[p for a in state.approvals for p in a.people],
             team_action=self.team_needs(),
             due_at=self.sla_due(),
             owners=state.stall.owners if state.stall else (),
@@ -186,7 +186,7 @@ class InitiativeCore:
             else workflow.info().start_time,
             poc_spend_usd=state.poc_spend,
             due_at=self.sla_due(),
-            approved_by=[a.approver for a in state.approvals],
+            approved_by=[p for a in state.approvals for p in a.people],
             approvers_can_act=self.approvers_can_act(),
             team_action=self.team_needs(),
         )

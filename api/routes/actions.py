@@ -24,9 +24,10 @@ from temporalio.service import RPCError
 
 from api import bodies
 from api.context import ApiContext, Caller, Ctx
+from api.delegation import Delegations
 from api.errors import problems, unprocessable
 from api.principals import Principal
-from api.temporal import InitiativeId, handle_for, live_status, temporal_call
+from api.temporal import InitiativeId, handle_for, live_status, require_initiative, temporal_call
 from api.tokens import signed, token_for
 from db import events_repo, initiatives_repo
 from db.pool import UNAVAILABLE
@@ -72,6 +73,27 @@ def _require_role(principal: Principal, role: Role) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"{principal.email} does not hold role {role.value}")
 
 
+async def _require_authority(
+    ctx: ApiContext, initiative_id: str, update: str, principal: Principal, role: Role, payload: BaseModel
+) -> None:
+    """The caller holds ``role``, or decides for someone whose delegation in force names them for it.
+
+    A refused delegation is audited like a refused decision: someone tried to act in another's name.
+    """
+    behalf = getattr(payload, "on_behalf_of", None)
+    if behalf is None:
+        _require_role(principal, role)
+        return
+    reason = await Delegations(ctx.pool, ctx.directory).refusal(
+        delegate=principal.email, delegator=behalf, role=role.value
+    )
+    if reason is not None:
+        await require_initiative(ctx, initiative_id)  # an unknown initiative is 404, not a refused delegation
+        await _record_refusal(ctx, initiative_id, update, principal, role.value, reason, payload)
+        log.info("delegated decision refused", initiative_id=initiative_id, action=update, reason=reason)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, reason)
+
+
 async def _require_team_or(ctx: ApiContext, principal: Principal, initiative_id: str, *roles: Role) -> None:
     if any(principal.has(r) for r in (*roles, Role.ADMIN)):
         return
@@ -86,6 +108,10 @@ async def _require_team_or(ctx: ApiContext, principal: Principal, initiative_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"{principal.email} is not on the initiative's team")
 
 
+#: Right after a submission the initiative's row may not be written yet: a refusal waits this long for it.
+_REFUSAL_WAITS = (0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+
+
 async def _record_refusal(
     ctx: ApiContext,
     initiative_id: str,
@@ -95,18 +121,26 @@ async def _record_refusal(
     message: str,
     payload: BaseModel,
 ) -> None:
+    event_id = f"refusal-{uuid.uuid4()}"
+    at = datetime.now(UTC)
+    data: dict[str, object] = {"action": update, "payload": payload.model_dump(mode="json", exclude={"token"})}
     try:
-        async with ctx.pool.acquire() as conn:
-            await events_repo.record_refusal(
-                conn,
-                event_id=f"refusal-{uuid.uuid4()}",
-                initiative_id=initiative_id,
-                actor=principal.email,
-                role=role,
-                detail=message,
-                data={"action": update, "payload": payload.model_dump(mode="json", exclude={"token"})},
-                at=datetime.now(UTC),
-            )
+        for wait in _REFUSAL_WAITS:
+            await asyncio.sleep(wait)
+            async with ctx.pool.acquire() as conn:
+                recorded = await events_repo.record_refusal(
+                    conn,
+                    event_id=event_id,
+                    initiative_id=initiative_id,
+                    actor=principal.email,
+                    role=role,
+                    detail=message,
+                    data=data,
+                    at=at,
+                )
+            if recorded:
+                return
+        log.warning("refused decision not audited: the initiative has no row yet", initiative_id=initiative_id)
     except Exception:  # the refusal answer matters more than its audit line; the failure is logged
         log.exception("could not record refused decision", initiative_id=initiative_id, action=update)
 
@@ -296,7 +330,7 @@ async def _act(
     action = ACTIONS[path]
     payload, role = action.build(body, principal.email)
     if role is not None:
-        _require_role(principal, role)
+        await _require_authority(ctx, initiative_id, action.update, principal, role, payload)
     else:
         await _require_team_or(ctx, principal, initiative_id, *action.team_or)
     return await _send(
@@ -479,11 +513,13 @@ async def approval_token(
     request = _validated(action.body, fields)
     payload, role = action.build(request, principal.email)
     if role is not None:
-        _require_role(principal, role)
+        await _require_authority(ctx, initiative_id, update, principal, role, payload)
     else:
         await _require_team_or(ctx, principal, initiative_id, *action.team_or)
     token, expires = token_for(ctx, initiative_id, update, role.value if role else "", view.stage.value, payload)
-    ui_payload: dict[str, Any] = {**payload.model_dump(mode="json"), "token": token}
+    # what a person pastes: an unused on_behalf_of is left out (the token's digest ignores it when unset)
+    shown = payload.model_dump(mode="json", exclude=_unset_later_fields(payload))
+    ui_payload: dict[str, Any] = {**shown, "token": token}
     return ApprovalTokenResponse(
         token=token,
         expires_at=expires,
@@ -491,6 +527,11 @@ async def approval_token(
         ui_payload=ui_payload,
         workflow_id=workflow_id_for(initiative_id),
     )
+
+
+def _unset_later_fields(payload: BaseModel) -> set[str]:
+    """Optional fields added after tokens existed and left unset: not shown in the payload to paste."""
+    return {"on_behalf_of"} if getattr(payload, "on_behalf_of", "") is None else set()
 
 
 def _validated(model: type[BaseModel], fields: dict[str, Any]) -> BaseModel:

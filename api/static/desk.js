@@ -28,7 +28,8 @@ function due(iso) {
 
 async function mint(item, role) {
   const box = document.getElementById("payload");
-  document.getElementById("payload-title").textContent = `${item.title} — approve as ${role}`;
+  const behalf = item.on_behalf_of ? ` for ${item.on_behalf_of}` : "";
+  document.getElementById("payload-title").textContent = `${item.title} — approve as ${role}${behalf}`;
   document.getElementById("payload-json").textContent = "signing…";
   document.getElementById("copied").textContent = "";
   box.hidden = false;
@@ -36,7 +37,8 @@ async function mint(item, role) {
     method: "POST",
     credentials: "same-origin",
     headers: {"Content-Type": "application/json"},
-    body: JSON.stringify({role: role, action: "approve"}),
+    body: JSON.stringify({role: role, action: "approve",
+      fields: item.on_behalf_of ? {on_behalf_of: item.on_behalf_of} : {}}),
   });
   const body = await answer.json();
   if (!answer.ok) {
@@ -52,7 +54,8 @@ async function mint(item, role) {
 
 function row(item, focus) {
   const link = el("a", {href: item.web_ui_url, target: "_blank", rel: "noopener noreferrer"}, item.title);
-  const needed = (NEEDED[item.action] || item.action) + (item.roles.length ? ` as ${item.roles.join(", ")}` : "");
+  const needed = (NEEDED[item.action] || item.action) + (item.roles.length ? ` as ${item.roles.join(", ")}` : "")
+    + (item.on_behalf_of ? ` for ${item.on_behalf_of}` : "");
   const act = el("td");
   for (const role of item.action === "approve" ? item.roles : []) {
     const button = el("button", {type: "button", "data-role": role}, "Get a signed payload");
@@ -61,7 +64,7 @@ function row(item, focus) {
     }));
     act.append(button);
   }
-  const tr = el("tr", {"data-id": item.id}, el("td", {}, due(item.due_at)), el("td", {}, needed),
+  const tr = el("tr", {"data-id": item.id, "data-for": item.on_behalf_of || ""}, el("td", {}, due(item.due_at)), el("td", {}, needed),
     el("td", {}, link), el("td", {}, item.team), el("td", {}, item.stage + (item.stalled ? " (stalled)" : "")), act);
   if (item.id === focus) tr.classList.add("focus");
   return tr;

@@ -8,7 +8,7 @@ WITH open_gates AS (
       AND stage IN ('proposed', 'poc', 'infra_review', 'it_signoff')
 ),
 items AS (
-    SELECT id, workflow_id, title, team, stage, status, due_at, 'approve' AS action,
+    SELECT id, workflow_id, title, team, stage, status, due_at, submitter, approved_by, 'approve' AS action,
            ARRAY(SELECT r FROM unnest(awaiting_roles) AS r WHERE r = ANY($2::text[]) ORDER BY r) AS roles
     FROM open_gates
     WHERE approvers_can_act
@@ -16,12 +16,13 @@ items AS (
       AND NOT ($1::text = ANY(approved_by))
       AND submitter <> $1::text
     UNION ALL
-    SELECT id, workflow_id, title, team, stage, status, due_at, team_action AS action, '{}'::text[] AS roles
+    SELECT id, workflow_id, title, team, stage, status, due_at, submitter, approved_by, team_action AS action,
+           '{}'::text[] AS roles
     FROM open_gates
     WHERE team_action IS NOT NULL
       AND team = ANY($3::text[])
 )
-SELECT id, workflow_id, title, team, stage, status, due_at, action, roles
+SELECT id, workflow_id, title, team, stage, status, due_at, submitter, approved_by, action, roles
 FROM items
 ORDER BY due_at NULLS LAST, id, action
 LIMIT $4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -16,6 +17,7 @@ from api.context import ApiContext
 from api.principals import Directory, PrincipalEntry, hash_token
 from schemas.policy import Policy
 from schemas.stages import Role
+from worker.wiring import build_worker
 
 #: email → (roles, teams); the token of each person is "token-<name>".
 PEOPLE: dict[str, tuple[list[Role], list[str]]] = {
@@ -94,3 +96,23 @@ async def api(
     transport = httpx.ASGITransport(app=create_app(ctx))
     async with httpx.AsyncClient(transport=transport, base_url="http://api.test", timeout=30) as http:
         yield http
+
+
+@asynccontextmanager
+async def signing_api(
+    client: Client, pool: asyncpg.Pool, policy: Policy, directory: Directory, *, queue: str, secret: bytes
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app and a worker of its own sharing an approval secret: the API signs, the workflow verifies."""
+    ctx = ApiContext(
+        client=client,
+        pool=pool,
+        directory=directory,
+        policy=policy,
+        task_queue=queue,
+        ui_base_url="http://ui.test",
+        approval_secret=secret,
+    )
+    async with build_worker(client, pool, task_queue=queue, approval_secret=secret):
+        transport = httpx.ASGITransport(app=create_app(ctx))
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test", timeout=30) as http:
+            yield http

@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
@@ -109,3 +110,35 @@ async def test_the_cookie_reads_the_queue_and_mints_only_from_the_page(desk: str
             headers={"Sec-Fetch-Site": "same-origin"},
         )
         assert approve.status_code == 401
+
+
+async def test_a_delegate_sees_the_gate_and_signs_on_behalf(desk: str) -> None:
+    iid = await _submitted(desk, "Delegated OCR")
+    async with httpx.AsyncClient(base_url=desk, timeout=30) as http:
+        named = await http.put(
+            "/v1/me/delegate",
+            json={"to": "ian@example.com", "until": "2099-01-01T00:00:00Z"},
+            headers=auth("paula@example.com"),
+        )
+        assert named.status_code == 422  # more than a year ahead
+        until = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+        named = await http.put(
+            "/v1/me/delegate", json={"to": "ian@example.com", "until": until}, headers=auth("paula@example.com")
+        )
+        assert named.status_code == 200, named.text
+        try:
+            dom = await _chromium("--dump-dom", f"{desk}/desk?initiative={iid}&token={token('ian@example.com')}")
+        finally:
+            await http.delete("/v1/me/delegate", headers=auth("paula@example.com"))
+
+    assert 'data-ready="true"' in dom, dom[-2000:]
+    row = dom.split(f'data-id="{iid}"')[1].split("</tr>")[0]
+    assert 'data-for="paula@example.com"' in row
+    assert "your decision as portfolio for paula@example.com" in row
+    shown = dom.split('id="payload-json">')[1].split("</pre>")[0]
+    payload = json.loads(shown.replace("&quot;", '"'))
+    assert (payload["approver"], payload["on_behalf_of"], payload["role"]) == (
+        "ian@example.com",
+        "paula@example.com",
+        "portfolio",
+    )

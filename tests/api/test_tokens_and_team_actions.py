@@ -10,16 +10,13 @@ import httpx
 import pytest_asyncio
 from temporalio.client import Client
 
-from api.app import create_app
-from api.context import ApiContext
 from api.principals import Directory
 from schemas.approval_token import TOKEN_PREFIX
 from schemas.contract import workflow_id_for
 from schemas.policy import Policy
 from schemas.status import InitiativeStatusView
 from schemas.taxonomy import TAXONOMY
-from tests.api.conftest import auth, submission
-from worker.wiring import build_worker
+from tests.api.conftest import auth, signing_api, submission
 
 SECRET = b"api-test-secret"
 
@@ -29,20 +26,8 @@ async def secured_api(
     client: Client, pool: asyncpg.Pool, policy: Policy, directory: Directory
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The app and a worker sharing an approval secret."""
-    queue = "secured-api-queue"
-    ctx = ApiContext(
-        client=client,
-        pool=pool,
-        directory=directory,
-        policy=policy,
-        task_queue=queue,
-        ui_base_url="http://ui.test",
-        approval_secret=SECRET,
-    )
-    async with build_worker(client, pool, task_queue=queue, approval_secret=SECRET):
-        transport = httpx.ASGITransport(app=create_app(ctx))
-        async with httpx.AsyncClient(transport=transport, base_url="http://api.test", timeout=30) as http:
-            yield http
+    async with signing_api(client, pool, policy, directory, queue="secured-api-queue", secret=SECRET) as http:
+        yield http
 
 
 async def _submit(http: httpx.AsyncClient) -> str:

@@ -68,7 +68,7 @@ async def recorded(
     """A new initiative awaiting ``roles`` with one ``awaiting`` notice; (initiative id, notice id, visit)."""
     iid = f"n-{uuid.uuid4().hex[:12]}"
     now = datetime.now(UTC)
-    roles = roles or ["portfolio"]
+    roles = ["portfolio"] if roles is None else roles
     snap = snapshot(iid, stage=stage, stage_entered_at=now, submitted_at=now, awaiting_roles=roles)
     snap = snap.model_copy(update={"approvers_can_act": True, "due_at": now + timedelta(days=14)})
     notice = Notice(
@@ -277,3 +277,48 @@ async def test_a_delivery_that_cannot_be_sent_never_stops_the_others(pool: async
     assert await statuses(pool, good_notice) == {("email", "paula@example.com"): "sent"}
     assert mails_about(mailbox, good) == ["paula@example.com"]
     assert mails_about(mailbox, bad) == []
+
+
+async def test_a_delegate_receives_the_gate_notices_of_the_person_they_act_for(
+    pool: asyncpg.Pool, peers: Peers
+) -> None:
+    mailbox, _, channels = peers
+    iid, notice, _ = await recorded(pool, people=["paula@example.com", "pete@example.com", "pia@example.com"])
+
+    async def delegates() -> dict[str, str]:  # paula and pia are both away: dana acts for them
+        return {"paula@example.com": "dana@example.com", "pia@example.com": "dana@example.com"}
+
+    await notifier(pool, channels, delegates=delegates).step()
+
+    # dana gets one email for the gate (not one per person she acts for); pete, at his desk, gets his own
+    sent = await statuses(pool, notice)
+    assert {k: v for k, v in sent.items() if k[0] == "email"} == {
+        ("email", "dana@example.com"): "sent",
+        ("email", "pete@example.com"): "sent",
+    }
+    assert sorted(mails_about(mailbox, iid)) == ["dana@example.com", "pete@example.com"]
+    [mail] = [m for _, m in mailbox.received if str(m["To"]) == "dana@example.com" and iid in str(m.get_content())]
+    assert "You receive this as the delegate of paula@example.com." in str(mail.get_content())
+
+
+async def test_a_team_notice_is_not_redirected_to_a_delegate(pool: asyncpg.Pool, peers: Peers) -> None:
+    _, _, channels = peers
+    iid, notice, _ = await recorded(pool, roles=[], people=["alice@example.com"])
+
+    async def delegates() -> dict[str, str]:
+        return {"alice@example.com": "dana@example.com"}
+
+    await notifier(pool, channels[:1], delegates=delegates).step()
+    assert await statuses(pool, notice) == {("email", "alice@example.com"): "sent"}, iid
+
+
+async def test_a_delegate_who_approved_is_not_reminded_on_behalf_of_anyone(pool: asyncpg.Pool, peers: Peers) -> None:
+    _, _, channels = peers
+    iid, notice, _ = await recorded(pool, people=["paula@example.com"])
+    await moved(pool, iid, 3, approved_by=["dana@example.com"], awaiting_roles=["portfolio"], approvers_can_act=True)
+
+    async def delegates() -> dict[str, str]:
+        return {"paula@example.com": "dana@example.com"}
+
+    await notifier(pool, channels[:1], delegates=delegates).step()
+    assert await statuses(pool, notice) == {("email", "dana@example.com"): "skipped"}

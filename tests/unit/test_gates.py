@@ -439,3 +439,71 @@ def test_hold_is_refused_where_no_gate_waits(stage: Stage) -> None:
 )
 def test_team_action(ctx: GateContext, blocked: bool, expected: TeamAction | None) -> None:
     assert team_action(ctx, blocked=blocked) is expected
+
+
+# ---------------------------------------------------------------------------- decisions by a delegate
+
+
+def on_behalf(delegate: str, person: str, role: Role, *, signed: bool = True) -> ApproveInput:
+    return ApproveInput(approver=delegate, role=role, on_behalf_of=person, token="v2.x.y" if signed else None)
+
+
+def test_a_delegate_approves_in_the_role_of_the_person_they_act_for() -> None:
+    # dana is on no roster: paula's delegation lets her decide as portfolio (the API checked it when signing)
+    assert (
+        refuse_approve(gate(Stage.PROPOSED), on_behalf("dana@example.com", "paula@example.com", Role.PORTFOLIO)) is None
+    )
+
+
+def test_a_decision_on_behalf_needs_a_token_the_api_signed_after_checking_the_delegation() -> None:
+    reason = refuse_approve(
+        gate(Stage.PROPOSED), on_behalf("dana@example.com", "paula@example.com", Role.PORTFOLIO, signed=False)
+    )
+
+    assert reason is not None
+    assert reason.startswith("a decision on behalf of paula@example.com needs an approval token")
+
+
+def test_acting_for_someone_off_the_roster_gives_no_role() -> None:
+    reason = refuse_approve(gate(Stage.PROPOSED), on_behalf("dana@example.com", "sam@example.com", Role.PORTFOLIO))
+
+    assert reason == "sam@example.com is not on the roster for role portfolio"
+
+
+def test_nobody_acts_on_their_own_behalf() -> None:
+    reason = refuse_approve(gate(Stage.PROPOSED), on_behalf("paula@example.com", "paula@example.com", Role.PORTFOLIO))
+
+    assert reason == "paula@example.com cannot act on their own behalf; leave on_behalf_of out"
+
+
+def test_separation_of_duties_applies_to_the_delegate_and_to_the_person() -> None:
+    # the submitter may not approve as someone's delegate ...
+    reason = refuse_approve(gate(Stage.PROPOSED), on_behalf(SUBMITTER, "paula@example.com", Role.PORTFOLIO))
+    assert reason == f"{SUBMITTER} submitted this initiative and may not approve it (separation of duties)"
+    # ... nor may anyone approve on the submitter's behalf (alice is on the compliance roster)
+    ctx = gate(Stage.IT_SIGNOFF, required_roles=[Role.IT_OPERATIONS, Role.COMPLIANCE])
+    reason = refuse_approve(ctx, on_behalf("dana@example.com", SUBMITTER, Role.COMPLIANCE))
+    assert reason == f"{SUBMITTER} submitted this initiative and may not approve it (separation of duties)"
+
+
+def test_a_delegate_fills_one_role_of_a_joint_signoff_at_most() -> None:
+    # bob approved as it_operations himself; as beth's delegate he may not fill business_owner too
+    ctx = gate(Stage.IT_SIGNOFF, approvals=[approval("bob@example.com", Role.IT_OPERATIONS)])
+    reason = refuse_approve(ctx, on_behalf("bob@example.com", "beth@example.com", Role.BUSINESS_OWNER))
+    assert reason == (
+        "bob@example.com has already approved stage it_signoff as it_operations; a joint sign-off needs distinct "
+        "people (a delegate counts as the person they act for, too)"
+    )
+    # dana approved as it_operations for bob; bob may not then approve business_owner in his own name
+    acted = Approval(
+        approver="dana@example.com",
+        role=Role.IT_OPERATIONS,
+        at="2026-01-01T00:00:00+00:00",
+        on_behalf_of="bob@example.com",
+    )
+    ctx = gate(Stage.IT_SIGNOFF, approvals=[acted], required_roles=[Role.IT_OPERATIONS, Role.BUSINESS_OWNER])
+    reason = refuse_approve(ctx, ApproveInput(approver="bob@example.com", role=Role.BUSINESS_OWNER))
+    assert reason is not None
+    assert reason.startswith("bob@example.com has already approved stage it_signoff as it_operations")
+    # and beth, untouched by either, may
+    assert refuse_approve(ctx, ApproveInput(approver="beth@example.com", role=Role.BUSINESS_OWNER)) is None
