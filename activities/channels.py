@@ -17,6 +17,7 @@ import asyncio
 import smtplib
 import ssl
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_LINES
 from email.utils import formatdate
 from typing import Any, Protocol
 
@@ -117,7 +118,9 @@ class SmtpChannel:
             self._prepare(server, recipient)
             # From here the message goes out: a lost answer leaves it unknown whether the server took it.
             try:
-                code, answer = server.data(mail.as_bytes())
+                # CRLF line ends: smtplib sends bytes as given, and a server reads lines up to CRLF (a message
+                # over 1,000 bytes with bare LFs is one "line too long" to it).
+                code, answer = server.data(mail.as_bytes(policy=SMTP_LINES))
             except smtplib.SMTPDataError as err:
                 kind = "permanent" if 500 <= err.smtp_code < 600 else "retry"
                 raise DeliveryError(f"the server refused the message: {err.smtp_code}", kind) from err

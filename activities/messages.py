@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from urllib.parse import quote
 
@@ -66,3 +68,25 @@ def render(ctx: DeliveryContext, delivery_id: str, *, ui_link: str, desk_url: st
     if ctx.kind in ("awaiting", "reminder") and ctx.roles:
         links.append(Link(label="Get a signed payload", url=f"{desk_url}?initiative={quote(ctx.initiative_id)}"))
     return Message(delivery_id=delivery_id, subject=subject, lines=lines, links=links)
+
+
+def render_digest(
+    items: Sequence[tuple[DeliveryContext, str, str | None]], *, ui_link: Callable[[str], str], desk_url: str
+) -> Message:
+    """One message for several deliveries to one person (``(notice, delivery id, on behalf of)`` each).
+
+    Its id (the email's Message-ID) derives from the deliveries it carries: the same digest, the same id.
+    """
+    ids = sorted(delivery_id for _, delivery_id, _ in items)
+    digest_id = hashlib.sha256("\x00".join(ids).encode()).hexdigest()[:40]
+    lines = [f"{len(items)} things need your attention in liftoff:"]
+    for ctx, delivery_id, on_behalf_of in items:
+        one = render(ctx, delivery_id, ui_link=ui_link(ctx.workflow_id), desk_url=desk_url, on_behalf_of=on_behalf_of)
+        lines += ["", f"* {one.subject}", *(f"  {line}" for line in one.lines)]
+        lines += [f"  {link.label}: {link.url}" for link in one.links]
+    return Message(
+        delivery_id=digest_id,
+        subject=f"liftoff daily digest: {len(items)} things need your attention",
+        lines=lines,
+        links=[Link(label="Everything waiting for you", url=desk_url)],
+    )

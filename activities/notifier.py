@@ -23,16 +23,17 @@ import asyncio
 import contextlib
 import hashlib
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 import structlog
 from temporalio.common import MetricMeter
 
 from activities.channels import Channel, DeliveryError
-from activities.messages import render
+from activities.messages import render, render_digest
 from db import notifications_repo as repo
 from schemas.notifications import NotificationPolicy
 
@@ -46,6 +47,37 @@ LEASE = timedelta(minutes=2)
 _ADDRESS = re.compile(r"[^@\s]{1,200}@[^@\s]{1,200}")
 #: Notices that concern a gate still waiting: skipped once the gate has moved on.
 _GATE_KINDS = frozenset({"awaiting", "reminder", "team_action"})
+
+
+#: What a daily digest gathers; stalls and escalations are alarms and go at once.
+_DIGESTED = frozenset({"awaiting", "reminder", "team_action", "decided"})
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A claimed delivery that should go out, with its channel and its notice as things stand now."""
+
+    d: repo.Claimed
+    channel: Channel
+    ctx: repo.DeliveryContext
+
+
+def _zone(name: str) -> ZoneInfo:
+    """The policy's time zone; UTC (and a warning) for a name this machine does not know."""
+    try:
+        return ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        log.warning("unknown time zone in the notification policy; using UTC", timezone=name)
+        return ZoneInfo("UTC")
+
+
+def _next(now: datetime, hour: int, zone: ZoneInfo) -> datetime:
+    """The next time (after ``now``) the clock in ``zone`` shows ``hour``:00, in UTC."""
+    local = now.astimezone(zone)
+    at = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if at <= local:
+        at += timedelta(days=1)
+    return at.astimezone(UTC)
 
 
 async def _nobody_delegates() -> Mapping[str, str]:
@@ -132,7 +164,7 @@ class Notifier:
             emails = [e for e in named if _ADDRESS.fullmatch(e)]
             if len(emails) < len(named):
                 log.warning("notice names addresses that are not email addresses", notice=notice.id)
-            at = self._email_time(now)
+            at = self._email_time(now, notice.kind)
             by_id: dict[str, repo.Delivery] = {}
             for email in emails:
                 # A gate's notice for someone away goes to their delegate, who may decide for them.
@@ -165,61 +197,93 @@ class Notifier:
         ]
         return deliveries
 
-    def _email_time(self, now: datetime) -> datetime:
-        """Now, or the end of the policy's quiet hours when now is inside them."""
+    def _email_time(self, now: datetime, kind: str) -> datetime:
+        """Now; or the next digest, for what a digest gathers; or the end of quiet hours when now is inside them."""
+        digest = self._policy.digest
+        if digest is not None and kind in _DIGESTED:
+            return _next(now, digest.hour, _zone(digest.timezone))
         quiet = self._policy.quiet_hours
         if quiet is None:
             return now
-        zone = ZoneInfo(quiet.timezone)
-        local = now.astimezone(zone)
-        if not quiet.covers(local.hour):
+        zone = _zone(quiet.timezone)
+        if not quiet.covers(now.astimezone(zone).hour):
             return now
-        end = local.replace(hour=quiet.end, minute=0, second=0, microsecond=0)
-        if end <= local:
-            end += timedelta(days=1)
-        return end.astimezone(UTC)
+        return _next(now, quiet.end, zone)
 
     # ------------------------------------------------------------------ deliver
 
     async def deliver(self, limit: int = 50) -> int:
-        """Attempt the due deliveries; returns how many were attempted (sent, skipped or failed)."""
+        """Attempt the due deliveries; returns how many were attempted (sent, skipped or failed).
+
+        With a daily digest, the due emails it gathers go out as one message per recipient.
+        """
         claimed = await repo.claim(self._pool, limit, LEASE.total_seconds())
+        digests: dict[str, list[_Ready]] = {}
         for delivery in claimed:
-            try:
-                await self._attempt(delivery)
-            except (OSError, asyncpg.PostgresError):
-                raise  # the database: the lease runs out and the delivery is attempted again
-            except Exception as err:  # one bad delivery never stops the others
-                log.exception("notification could not be prepared", delivery=delivery.id)
-                await self._finish(delivery, "failed", f"could not be prepared: {type(err).__name__}")
+            async with self._guard([delivery]):
+                ready = await self._ready(delivery)
+                if ready is None:
+                    continue
+                if self._policy.digest is not None and ready.d.channel == "email" and ready.ctx.kind in _DIGESTED:
+                    digests.setdefault(ready.d.recipient, []).append(ready)
+                else:
+                    await self._send([ready])
+        for gathered in digests.values():
+            async with self._guard([r.d for r in gathered]):
+                await self._send(gathered)
         return len(claimed)
 
-    async def _attempt(self, d: repo.Claimed) -> None:
+    @contextlib.asynccontextmanager
+    async def _guard(self, deliveries: list[repo.Claimed]) -> AsyncIterator[None]:
+        """One bad delivery never stops the others; a database failure does (the leases run out, and retry)."""
+        try:
+            yield
+        except (OSError, asyncpg.PostgresError):
+            raise
+        except Exception as err:
+            log.exception("notification could not be prepared", delivery=deliveries[0].id, count=len(deliveries))
+            for d in deliveries:
+                await self._finish(d, "failed", f"could not be prepared: {type(err).__name__}")
+
+    async def _ready(self, d: repo.Claimed) -> _Ready | None:
+        """The delivery with its channel and notice, or None when it was settled here (skipped, unknown)."""
         channel = self._channels.get(d.channel)
         ctx = await repo.context(self._pool, d.notice_id)
         skip = "the channel is no longer configured" if channel is None else self._stale(ctx, d)
         if skip is not None:
             await self._finish(d, "skipped", skip)
-            return
+            return None
         assert channel is not None  # for the type checker: skip covers it
         assert ctx is not None
         if d.was == "sending" and d.channel == "email":
             # An earlier attempt began and never recorded its outcome: the server may have the message.
             await self._finish(d, "unknown", "an earlier attempt was interrupted; not sent again")
-            return
-        message = render(
-            ctx,
-            d.id,
-            ui_link=self._ui_link(ctx.workflow_id),
-            desk_url=self._desk_url,
-            on_behalf_of=d.on_behalf_of,
-        )
+            return None
+        return _Ready(d, channel, ctx)
+
+    async def _send(self, items: list[_Ready]) -> None:
+        """Send one message (a digest when several) to the items' recipient, and record each item's outcome."""
+        first = items[0]
+        if len(items) == 1:
+            message = render(
+                first.ctx,
+                first.d.id,
+                ui_link=self._ui_link(first.ctx.workflow_id),
+                desk_url=self._desk_url,
+                on_behalf_of=first.d.on_behalf_of,
+            )
+        else:
+            message = render_digest(
+                [(r.ctx, r.d.id, r.d.on_behalf_of) for r in items], ui_link=self._ui_link, desk_url=self._desk_url
+            )
         try:
-            await channel.send(message, d.recipient)
+            await first.channel.send(message, first.d.recipient)
         except DeliveryError as err:
-            await self._failed(d, err)
+            for r in items:
+                await self._failed(r.d, err)
             return
-        await self._finish(d, "sent")
+        for r in items:
+            await self._finish(r.d, "sent")
 
     def _stale(self, ctx: repo.DeliveryContext | None, d: repo.Claimed) -> str | None:  # noqa: PLR0911 - one rule each
         """Why this delivery should not go out any more, or None."""

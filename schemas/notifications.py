@@ -73,6 +73,19 @@ class QuietHours(BaseModel):
         return hour >= self.start or hour < self.end
 
 
+class DailyDigest(BaseModel):
+    """One email a day per person, at ``hour`` in ``timezone``, with everything that waited for them.
+
+    It gathers the gates awaiting them, reminders, their team's turn and decisions; stalls and escalations
+    are alarms and still go at once. Chat is a channel, not a person: it is never held.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hour: int = Field(default=8, ge=0, le=23, description="hour of the day the digest goes out")
+    timezone: str = Field(default="UTC", max_length=64)
+
+
 class NotificationPolicy(BaseModel):
     """``notifications:`` in the policy file."""
 
@@ -81,6 +94,8 @@ class NotificationPolicy(BaseModel):
     #: reminders while a gate waits, at these fractions of the stage's SLA
     reminders_at: list[float] = Field(default_factory=lambda: [0.5, 0.8], max_length=10)
     quiet_hours: QuietHours | None = None
+    #: hold people's emails for one daily digest each (None: each email goes when it happens)
+    digest: DailyDigest | None = None
 
     @field_validator("reminders_at")
     @classmethod

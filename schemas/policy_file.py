@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -39,4 +40,25 @@ def load_policy(path: Path | None = None) -> Policy:
             msg = f"{path}: a policy file must be a YAML mapping"
             raise ValueError(msg)
         data = _deep_merge(data, override)
-    return Policy.model_validate(data)
+    policy = Policy.model_validate(data)
+    _check_time_zones(policy)
+    return policy
+
+
+def _check_time_zones(policy: Policy) -> None:
+    """Refuse a time zone this machine does not know.
+
+    Checked here, not in the model: the workflow decodes policies in its sandbox, where a zone lookup reads files.
+    """
+    notices = policy.notices
+    for where, zone in (
+        ("notifications.quiet_hours.timezone", notices.quiet_hours.timezone if notices.quiet_hours else None),
+        ("notifications.digest.timezone", notices.digest.timezone if notices.digest else None),
+    ):
+        if zone is None:
+            continue
+        try:
+            ZoneInfo(zone)
+        except (ValueError, ZoneInfoNotFoundError) as err:
+            msg = f"{where}: unknown time zone {zone!r} (an IANA name such as Europe/Berlin)"
+            raise ValueError(msg) from err

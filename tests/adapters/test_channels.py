@@ -50,6 +50,17 @@ async def test_email_is_plain_text_with_a_message_id_the_same_on_every_attempt()
     assert "Get a signed payload: http://api.test/desk?initiative=x" in body
 
 
+async def test_a_long_email_goes_through_with_every_line_intact() -> None:
+    # a digest, or a notice with a long detail: more than 1,000 bytes, with long lines and lines starting "."
+    lines = [f"{i}. {'x' * 120} {HOSTILE}" for i in range(40)] + [".leading dot", "ünïcödé " * 200]
+    long = message().model_copy(update={"lines": lines})
+    with smtp_server() as (mailbox, port):
+        await smtp(port).send(long, "paula@example.com")
+    [mail] = mailbox.to("paula@example.com")
+    body = mail.get_content()
+    assert body.splitlines()[: len(lines)] == lines
+
+
 async def test_a_subject_cannot_inject_headers() -> None:
     with smtp_server() as (mailbox, port):
         await smtp(port).send(message("Hi\r\nBcc: everyone@example.com"), "paula@example.com")

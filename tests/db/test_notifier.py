@@ -18,7 +18,7 @@ from activities.channels import SmtpChannel, SmtpConfig, WebhookChannel
 from activities.notifier import Notifier, delivery_id
 from db import events_repo
 from schemas.events import EventKind, RecordEventsInput
-from schemas.notifications import Notice, NoticeKind, NotificationPolicy, QuietHours
+from schemas.notifications import DailyDigest, Notice, NoticeKind, NotificationPolicy, QuietHours
 from schemas.stages import Stage
 from tests.db.test_events_repo import event, snapshot
 from tests.fakes.chat import ChatReceiver, chat_app
@@ -64,16 +64,17 @@ async def recorded(
     stage: Stage = Stage.PROPOSED,
     roles: list[str] | None = None,
     people: list[str] | None = None,
+    kind: NoticeKind = NoticeKind.AWAITING,
 ) -> tuple[str, str, datetime]:
-    """A new initiative awaiting ``roles`` with one ``awaiting`` notice; (initiative id, notice id, visit)."""
+    """A new initiative awaiting ``roles`` with one notice (``awaiting``); (initiative id, notice id, visit)."""
     iid = f"n-{uuid.uuid4().hex[:12]}"
     now = datetime.now(UTC)
     roles = ["portfolio"] if roles is None else roles
     snap = snapshot(iid, stage=stage, stage_entered_at=now, submitted_at=now, awaiting_roles=roles)
     snap = snap.model_copy(update={"approvers_can_act": True, "due_at": now + timedelta(days=14)})
     notice = Notice(
-        key="2-awaiting",
-        kind=NoticeKind.AWAITING,
+        key=f"2-{kind.value}",
+        kind=kind,
         stage=stage,
         visit=now,
         roles=roles,
@@ -93,7 +94,7 @@ async def recorded(
                 notices=[notice],
             ),
         )
-    return iid, f"initiative-{iid}/2-awaiting", now
+    return iid, f"initiative-{iid}/2-{kind.value}", now
 
 
 async def moved(pool: asyncpg.Pool, iid: str, seq: int, **update: object) -> None:
@@ -322,3 +323,62 @@ async def test_a_delegate_who_approved_is_not_reminded_on_behalf_of_anyone(pool:
 
     await notifier(pool, channels[:1], delegates=delegates).step()
     assert await statuses(pool, notice) == {("email", "dana@example.com"): "skipped"}
+
+
+async def test_a_daily_digest_gathers_each_persons_emails_into_one_but_not_the_alarms(
+    pool: asyncpg.Pool, peers: Peers
+) -> None:
+    mailbox, receiver, channels = peers
+    hour = (datetime.now(UTC).hour + 3) % 24
+    policy = NotificationPolicy(digest=DailyDigest(hour=hour, timezone="UTC"))
+    first, first_notice, _ = await recorded(pool, people=["dina@example.com", "pete@example.com"])
+    second, second_notice, _ = await recorded(pool, people=["dina@example.com"], kind=NoticeKind.REMINDER)
+    alarm, _, _ = await recorded(pool, people=["dina@example.com"], kind=NoticeKind.STALLED)
+    n = notifier(pool, channels, policy=policy)
+    await n.step()
+
+    # the stall goes now, by email and chat; the rest waits for the digest hour; chat is never held
+    stalls = [m for _, m in mailbox.received if f"workflows/initiative-{alarm}\n" in str(m.get_content())]
+    assert [str(m["To"]) for m in stalls] == ["dina@example.com"]
+    assert mails_about(mailbox, first) == mails_about(mailbox, second) == []
+    assert chats_about(receiver, delivery_id(first_notice, "slack", "slack")) == (1, 0)
+    assert chats_about(receiver, delivery_id(first_notice, "teams", "teams")) == (0, 1)
+    held = await pool.fetch(
+        "SELECT recipient, next_attempt_at FROM notification_deliveries"
+        " WHERE notice_id = ANY($1::text[]) AND channel = 'email' AND status = 'pending'",
+        [first_notice, second_notice],
+    )
+    assert len(held) == 3
+    due = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=3)
+    assert {r["next_attempt_at"] for r in held} == {due if due.hour == hour else due + timedelta(days=1)}
+
+    # the digest hour comes
+    await pool.execute(
+        "UPDATE notification_deliveries SET next_attempt_at = now() WHERE notice_id = ANY($1::text[])",
+        [first_notice, second_notice],
+    )
+    await n.step()
+    to_dina = [m for _, m in mailbox.received if str(m["To"]) == "dina@example.com" and "digest" in str(m["Subject"])]
+    assert len(to_dina) == 1
+    body = str(to_dina[0].get_content())
+    assert str(to_dina[0]["Subject"]) == "liftoff daily digest: 2 things need your attention"
+    assert f"desk?initiative={first}\n" in body
+    assert f"desk?initiative={second}\n" in body
+    assert "Reminder: " in body
+    assert alarm not in body  # sent already, not again
+    # pete had one thing: his digest is that one message as it would have gone
+    assert mails_about(mailbox, first).count("pete@example.com") == 1
+    statuses_now = {**await statuses(pool, first_notice), **await statuses(pool, second_notice)}
+    assert {k: v for k, v in statuses_now.items() if k[0] == "email"} == {
+        ("email", "dina@example.com"): "sent",
+        ("email", "pete@example.com"): "sent",
+    }
+    assert len([1 for _, m in mailbox.received if str(m["To"]) == "dina@example.com"]) == 2  # the alarm, the digest
+
+
+async def test_an_unknown_time_zone_in_the_policy_falls_back_to_utc(pool: asyncpg.Pool, peers: Peers) -> None:
+    _, _, channels = peers
+    policy = NotificationPolicy(quiet_hours=QuietHours(start=0, end=0, timezone="Mars/Olympus_Mons"))
+    iid, notice, _ = await recorded(pool, people=["paula@example.com"])
+    await notifier(pool, channels[:1], policy=policy).step()
+    assert await statuses(pool, notice) == {("email", "paula@example.com"): "sent"}, iid

@@ -38,6 +38,7 @@ class Mailbox:
         del session
         content: Any = envelope.content
         raw = content if isinstance(content, bytes) else str(content).encode()
+        raw = raw.replace(b"\r\n", b"\n")  # as a mail store keeps it: the wire's CRLF line ends become LF
         self.received.append(
             (list(envelope.rcpt_tos), email.message_from_bytes(raw, _class=EmailMessage, policy=default))
         )

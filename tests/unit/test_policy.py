@@ -101,3 +101,19 @@ def test_non_mapping_policy_file_raises_value_error(tmp_path: Path) -> None:
 
 def test_empty_policy_file_yields_the_default(tmp_path: Path, policy: Policy) -> None:
     assert load_policy(write(tmp_path, "")) == policy
+
+
+def test_a_daily_digest_and_quiet_hours_are_policy_options(tmp_path: Path) -> None:
+    text = "notifications: {digest: {hour: 9, timezone: Europe/Berlin}, quiet_hours: {start: 20, end: 7}}\n"
+    notices = load_policy(write(tmp_path, text)).notices
+    assert notices.digest is not None
+    assert (notices.digest.hour, notices.digest.timezone) == (9, "Europe/Berlin")
+    assert notices.reminders_at == [0.5, 0.8]  # the default stays
+
+
+@pytest.mark.parametrize("where", ["digest", "quiet_hours"])
+def test_an_unknown_time_zone_is_refused_where_it_is_written(tmp_path: Path, where: str) -> None:
+    extra = ", start: 20, end: 7" if where == "quiet_hours" else ""
+    path = write(tmp_path, f"notifications: {{{where}: {{timezone: Mars/Olympus_Mons{extra}}}}}\n")
+    with pytest.raises(ValueError, match=f"notifications.{where}.timezone: unknown time zone 'Mars/Olympus_Mons'"):
+        load_policy(path)
