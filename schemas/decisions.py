@@ -37,8 +37,8 @@ class ApproverDecision(Decision):
     """A decision by a person in a gate role, or by their delegate on their behalf.
 
     With ``on_behalf_of``, ``approver`` is the delegate who decides and ``on_behalf_of`` the person whose
-    role it is; both are recorded, and separation of duties applies to both. Such a decision needs an
-    approval token: the API checks the delegation when it signs one.
+    role it is; both are recorded, and separation of duties applies to both. The API checks the delegation
+    before it signs such a decision.
     """
 
     approver: Email

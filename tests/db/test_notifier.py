@@ -16,10 +16,11 @@ from pydantic import SecretStr
 
 from activities.channels import SmtpChannel, SmtpConfig, WebhookChannel
 from activities.notifier import Notifier, delivery_id
+from api.principals import Directory, GroupEntry
 from db import events_repo
 from schemas.events import EventKind, RecordEventsInput
 from schemas.notifications import DailyDigest, Notice, NoticeKind, NotificationPolicy, QuietHours
-from schemas.stages import Stage
+from schemas.stages import Role, Stage
 from tests.db.test_events_repo import event, snapshot
 from tests.fakes.chat import ChatReceiver, chat_app
 from tests.fakes.server import serve
@@ -382,3 +383,27 @@ async def test_an_unknown_time_zone_in_the_policy_falls_back_to_utc(pool: asyncp
     iid, notice, _ = await recorded(pool, people=["paula@example.com"])
     await notifier(pool, channels[:1], policy=policy).step()
     assert await statuses(pool, notice) == {("email", "paula@example.com"): "sent"}, iid
+
+
+async def test_with_an_identity_provider_email_goes_to_the_group_address_of_the_role(
+    pool: asyncpg.Pool, peers: Peers
+) -> None:
+    mailbox, _, channels = peers
+    groups = Directory(
+        [],
+        [
+            GroupEntry(group="ai-board", roles=[Role.PORTFOLIO], email="ai-board@example.com"),
+            GroupEntry(group="ai-board-deputies", roles=[Role.PORTFOLIO, Role.SECURITY], email="deputies@example.com"),
+            GroupEntry(group="security", roles=[Role.SECURITY], email="sec@example.com"),
+            GroupEntry(group="no-list", roles=[Role.PORTFOLIO]),
+        ],
+    )
+    # with an identity provider the roster is empty: the notice names roles, not people
+    iid, notice, _ = await recorded(pool, people=[])
+    await notifier(pool, channels[:1], role_addresses=groups.addresses_for).step()
+
+    assert await statuses(pool, notice) == {
+        ("email", "ai-board@example.com"): "sent",
+        ("email", "deputies@example.com"): "sent",
+    }
+    assert sorted(mails_about(mailbox, iid)) == ["ai-board@example.com", "deputies@example.com"]

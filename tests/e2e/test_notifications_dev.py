@@ -3,21 +3,54 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
 from tests.api.conftest import submission
-from tests.e2e.test_liftoff_dev import start_dev
+from tests.e2e.test_liftoff_dev import DevStack, start_dev
 from tests.fakes.chat import ChatReceiver, chat_app
 from tests.fakes.server import serve
 from tests.fakes.smtp import Mailbox, smtp_server
 
 PAULA = "paula@demo.liftoff"  # the demo's portfolio approver
+BOB = "bob@demo.liftoff"  # the demo's business owner, Paula's delegate here
 
 
 def subjects(mailbox: Mailbox, to: str, title: str) -> list[str]:
     return [str(m["Subject"]) for m in mailbox.to(to) if title in str(m["Subject"])]
+
+
+async def a_delegate_is_told_and_approves(http: httpx.AsyncClient, stack: DevStack, mailbox: Mailbox) -> None:
+    """Paula names Bob: the next gate's email goes to him, he sees it in his queue and approves for her."""
+    until = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    named = await http.put("/v1/me/delegate", json={"to": BOB, "until": until}, headers=stack.auth("paula"))
+    assert named.status_code == 200, named.text
+    other = "Delegated initiative"
+    created = await http.post("/v1/initiatives", json=submission(title=other), headers=stack.auth("alice"))
+    assert created.status_code == 201, created.text
+    second = created.json()["id"]
+    for _ in range(100):
+        if subjects(mailbox, BOB, other):
+            break
+        await asyncio.sleep(0.1)
+    assert subjects(mailbox, BOB, other) == [f"{other} needs a decision (proposed)"]
+    assert subjects(mailbox, PAULA, other) == []
+    [to_bob] = [m for m in mailbox.to(BOB) if other in str(m["Subject"])]
+    assert f"You receive this as the delegate of {PAULA}." in to_bob.get_content()
+    queue = (await http.get("/v1/me/queue", headers=stack.auth("bob"))).json()["items"]
+    assert [(i["id"], i["on_behalf_of"]) for i in queue if i["id"] == second] == [(second, PAULA)]
+    on_behalf = await http.post(
+        f"/v1/initiatives/{second}/approve",
+        json={"role": "portfolio", "on_behalf_of": PAULA},
+        headers=stack.auth("bob"),
+    )
+    assert on_behalf.status_code == 200, on_behalf.text
+    assert on_behalf.json()["stage"] == "poc"
+    events = (await http.get(f"/v1/initiatives/{second}/events", headers=stack.auth("vic"))).json()
+    [approval] = [e for e in events["events"] if e["kind"] == "approved"]
+    assert (approval["actor"], approval["data"]["on_behalf_of"]) == (BOB, PAULA)
 
 
 async def test_submission_notifies_the_roster_reminds_at_half_the_sla_and_stops_after_approval(tmp_path: Path) -> None:
@@ -73,6 +106,9 @@ async def test_submission_notifies_the_roster_reminds_at_half_the_sla_and_stops_
                     assert len(subjects(mailbox, PAULA, title)) == 2
                     alice = subjects(mailbox, "alice@demo.liftoff", title)
                     assert f"{title}: proposed was approved" in alice
+
+                    await a_delegate_is_told_and_approves(http, stack, mailbox)
+
                     ready = (await http.get("/readyz")).json()
                     assert ready["notifications"]["email"]["failed"] == 0
                     assert ready["notifications"]["slack"]["last_sent_at"] is not None
