@@ -39,6 +39,8 @@ EXPECTED_TABLES = {
     "webhook_deliveries",
     "notices",
     "notification_deliveries",
+    "delegations",
+    "delegation_changes",
 }
 
 
