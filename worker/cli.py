@@ -222,7 +222,9 @@ def _queue(args: argparse.Namespace) -> int:
     rows = [
         {
             "due": until(datetime.fromisoformat(i["due_at"]), now) if i["due_at"] else "-",
-            "action": i["action"] + (f" as {', '.join(i['roles'])}" if i["roles"] else ""),
+            "action": i["action"]
+            + (f" as {', '.join(i['roles'])}" if i["roles"] else "")
+            + (f" for {i['on_behalf_of']}" if i.get("on_behalf_of") else ""),
             "stage": i["stage"] + (" (stalled)" if i["stalled"] else ""),
             "team": i["team"],
             "title": i["title"],
