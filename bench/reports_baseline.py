@@ -140,6 +140,18 @@ SELECT 'deployment_target', deployment_target, count(*),
        count(*) FILTER (WHERE stage = 'production'), count(*) FILTER (WHERE stage = 'scrapped')
 FROM initiatives i JOIN scope s ON s.id = i.id GROUP BY deployment_target
 """,
+    # Cohorts: per submission month, the stages each initiative's events show it reached or was scrapped in.
+    "cohorts": """
+SELECT date_trunc('month', i.submitted_at, 'UTC') AS period, count(*) AS submitted,
+       count(*) FILTER (WHERE EXISTS (SELECT 1 FROM lifecycle_events e WHERE e.initiative_id = i.id
+                                      AND e.kind = 'stage_entered' AND e.stage = 'poc')) AS reached_poc,
+       count(*) FILTER (WHERE i.stage = 'scrapped') AS scrapped,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY (
+           SELECT extract(epoch FROM min(e.occurred_at) - i.submitted_at) FROM lifecycle_events e
+           WHERE e.initiative_id = i.id AND e.kind = 'stage_entered' AND e.stage = 'production')) AS median
+FROM initiatives i JOIN scope s ON s.id = i.id
+GROUP BY 1 ORDER BY 1
+""",
 }
 
 #: The naive query of every report, by report name.

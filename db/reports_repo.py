@@ -17,6 +17,9 @@ from db.pool import Conn
 from db.queries import sql
 from schemas.report_rows import (
     Alignment,
+    CohortRow,
+    Cohorts,
+    CohortStallRow,
     DeploymentTargetRow,
     Funnel,
     FunnelStage,
@@ -121,6 +124,63 @@ async def funnel(conn: Conn | asyncpg.Pool, f: ReportFilters) -> Funnel:
     )
 
 
+def period_label(start: datetime, period: str) -> str:
+    """``2026-11`` for a month, ``2026-Q4`` for a quarter."""
+    return f"{start.year}-Q{(start.month - 1) // 3 + 1}" if period == "quarter" else f"{start.year}-{start.month:02d}"
+
+
+async def cohorts(conn: Conn | asyncpg.Pool, f: ReportFilters, period: str = "month") -> Cohorts:
+    """Initiatives by submission month or quarter, with the funnel's counts and rates per cohort.
+
+    Also the stall reasons' share of the stalls that began in each period (which causes are growing).
+    """
+    if period not in ("month", "quarter"):
+        msg = f"period must be month or quarter, not {period!r}"
+        raise ValueError(msg)
+    if isinstance(conn, asyncpg.Pool):
+        async with conn.acquire() as one:
+            return await cohorts(one, f, period)
+    async with conn.transaction():
+        await conn.execute(sql("report_settings"))
+        records = await conn.fetch(sql("report_cohorts"), *_params(f), period)
+        stalls = await conn.fetch(sql("report_cohort_stalls"), *_params(f), period)
+    per_period: dict[str, int] = {}
+    for r in stalls:
+        label = period_label(r["period"], period)
+        per_period[label] = per_period.get(label, 0) + r["stalls"]
+    return Cohorts(
+        period=period,
+        rows=[
+            CohortRow(
+                period=period_label(r["period"], period),
+                submitted=r["submitted"],
+                reached_poc=r["reached_poc"],
+                scrapped_in_poc=r["scrapped_in_poc"],
+                reached_production=r["reached_production"],
+                scrapped_after_poc=r["scrapped_after_poc"],
+                still_open=r["still_open"],
+                poc_abandonment_rate=_rate(r["scrapped_in_poc"], r["reached_poc"]),
+                post_poc_scrap_rate=_rate(r["scrapped_after_poc"], r["entered_infra_review"]),
+                pilot_to_production_rate=_rate(r["reached_production"], r["reached_poc"]),
+                median_days_to_production=r["median_days_to_production"],
+                entered_infra_review=r["entered_infra_review"],
+            )
+            for r in records
+        ],
+        base_rates=dict(BASE_RATES),
+        stall_reasons=[
+            CohortStallRow(
+                period=period_label(r["period"], period),
+                family=r["family"],
+                code=r["code"],
+                stalls=r["stalls"],
+                share=r["stalls"] / per_period[period_label(r["period"], period)],
+            )
+            for r in stalls
+        ],
+    )
+
+
 async def stall_reasons(conn: Conn | asyncpg.Pool, f: ReportFilters) -> Rows[StallReasonRow]:
     """Stalls per reason family, code and stage, most frequent first, with total and median stalled time."""
     records = await _fetch(conn, "stall_reasons", f)
@@ -186,4 +246,5 @@ REPORTS: dict[str, Callable[[Conn | asyncpg.Pool, ReportFilters], Awaitable[Repo
     "stalled-now": stalled_now,
     "sunk-cost": sunk_cost,
     "alignment": alignment,
+    "cohorts": cohorts,
 }

@@ -157,6 +157,44 @@ class Alignment(ReportModel):
     by_deployment_target: list[DeploymentTargetRow]
 
 
+class CohortRow(ReportModel):
+    """The initiatives submitted in one month or quarter, and what became of them so far."""
+
+    #: ``2026-11`` for a month, ``2026-Q4`` for a quarter (UTC)
+    period: str
+    submitted: int
+    reached_poc: int
+    scrapped_in_poc: int
+    reached_production: int
+    scrapped_after_poc: int
+    still_open: int
+    poc_abandonment_rate: float | None
+    post_poc_scrap_rate: float | None
+    pilot_to_production_rate: float | None
+    median_days_to_production: float | None
+    #: the denominator of ``post_poc_scrap_rate`` (as in the funnel)
+    entered_infra_review: int
+
+
+class CohortStallRow(ReportModel):
+    """Stalls of one reason that began in one period, and their share of that period's stalls."""
+
+    period: str
+    family: str | None
+    code: str | None
+    stalls: int
+    share: float
+
+
+class Cohorts(ReportModel):
+    """Submission cohorts side by side with the base rates, and the stall reasons per period."""
+
+    period: str
+    rows: list[CohortRow]
+    base_rates: dict[str, float]
+    stall_reasons: list[CohortStallRow]
+
+
 RowT = TypeVar("RowT", bound=ReportModel)
 
 

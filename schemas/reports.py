@@ -14,6 +14,7 @@ REPORT_NAMES: tuple[str, ...] = (
     "stalled-now",
     "sunk-cost",
     "alignment",
+    "cohorts",
 )
 
 

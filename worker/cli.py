@@ -117,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--until", help="initiatives submitted before (ISO 8601)")
     report.add_argument("--team")
     report.add_argument("--business-unit")
+    report.add_argument(
+        "--period", choices=["month", "quarter"], help="cohorts: group by submission month (default) or quarter"
+    )
     report.add_argument("--format", choices=["table", "json", "csv"], default="table")
     queue = sub.add_parser(
         "queue",
@@ -137,6 +140,12 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     simulate.add_argument("--concurrency", type=int, default=4, help="initiatives in flight (default 4)")
     simulate.add_argument("--team", help="team name of the simulated initiatives (default sim-<seed>)")
+    simulate.add_argument(
+        "--months",
+        type=int,
+        default=1,
+        help="spread submissions over this many calendar months back (default 1: all now), for cohort reports",
+    )
     for command in (report, queue):
         command.add_argument(
             "--api-url",
@@ -185,6 +194,7 @@ def _report(args: argparse.Namespace) -> int:
             "until": args.until,
             "team": args.team,
             "business_unit": args.business_unit,
+            "period": args.period,
         }.items()
         if v
     }
@@ -257,6 +267,7 @@ async def _simulate(args: argparse.Namespace, settings: Settings) -> int:
         seed=args.seed,
         concurrency=args.concurrency,
         team=args.team,
+        months=max(args.months, 1),
     )
     print(json.dumps({"ground_truth": truth.as_dict()}, indent=2))
     return 0

@@ -68,6 +68,8 @@ class Plan:
     stall_at: Stage | None
     stall_reason: ReasonCode | None
     procurement: Procurement
+    #: submitted this many calendar months before the run's month (0: now)
+    months_ago: int = 0
 
 
 @dataclass
@@ -83,6 +85,9 @@ class GroundTruth:
     reached_production: int = 0
     scrap_reasons: Counter[str] = field(default_factory=Counter)
     stall_reasons: Counter[str] = field(default_factory=Counter)
+    #: per submission month (``2026-11``): submitted, reached_poc, scrapped_in_poc, scrapped_after_poc,
+    #: reached_production
+    cohorts: dict[str, Counter[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready figures."""
@@ -96,23 +101,27 @@ class GroundTruth:
             "reached_production": self.reached_production,
             "scrap_reasons": dict(self.scrap_reasons),
             "stall_reasons": dict(self.stall_reasons),
+            "cohorts": {month: dict(counts) for month, counts in sorted(self.cohorts.items())},
         }
 
 
-def fast_policy(base: Policy, poc_sla: timedelta = timedelta(seconds=3)) -> Policy:
+def fast_policy(base: Policy, poc_sla: timedelta = timedelta(seconds=3), back: timedelta = timedelta(0)) -> Policy:
     """``base`` with the PoC's SLA compressed to seconds, where the planned stalls happen.
 
     Other stages get an hour: a simulated initiative moves through them in milliseconds, so only the
-    stalls the plan intends can occur, and the ground truth stays exact.
+    stalls the plan intends can occur, and the ground truth stays exact. A submission back-dated by up to
+    ``back`` starts its proposed stage's clock then, so that stage gets an hour more than ``back``.
     """
     relaxed = StagePolicy(sla=timedelta(hours=1), abandon_after=timedelta(hours=2))
     stages = dict.fromkeys(base.stages, relaxed)
     stages[Stage.POC] = StagePolicy(sla=poc_sla, abandon_after=timedelta(hours=2))
+    if back:
+        stages[Stage.PROPOSED] = StagePolicy(sla=back + timedelta(hours=1), abandon_after=back + timedelta(hours=2))
     return base.model_copy(update={"version": f"{base.version}+simulated", "stages": stages})
 
 
-def plan_portfolio(n: int, seed: int, rates: Rates = Rates()) -> list[Plan]:
-    """Draw every initiative's fate up front (same seed, same portfolio)."""
+def plan_portfolio(n: int, seed: int, rates: Rates = Rates(), months: int = 1) -> list[Plan]:
+    """Draw every initiative's fate up front (same seed, same portfolio), spread over ``months`` of submission."""
     rng = random.Random(seed)  # noqa: S311 - a simulation, not cryptography
     plans = []
     for index in range(n):
@@ -126,14 +135,35 @@ def plan_portfolio(n: int, seed: int, rates: Rates = Rates()) -> list[Plan]:
         if rng.random() < rates.stall:
             stall_at, stall_reason = Stage.POC, rng.choice(STALL_REASONS)
         procurement = Procurement.SEPARATE if rng.random() < 0.66 else Procurement.IT_PLAN
-        plans.append(Plan(index, scrap_at, reason, stall_at, stall_reason, procurement))
+        plans.append(Plan(index, scrap_at, reason, stall_at, stall_reason, procurement, index % max(months, 1)))
     return plans
 
 
-def truth_of(plans: list[Plan], team: str) -> GroundTruth:
+def submitted_at(plan: Plan, now: datetime) -> datetime:
+    """When ``plan``'s initiative was submitted: its months back, on the 2nd of the month (UTC)."""
+    year, month = now.year, now.month - plan.months_ago
+    while month < 1:
+        year, month = year - 1, month + 12
+    if plan.months_ago == 0:
+        return now
+    return datetime(year, month, 2, 9, tzinfo=UTC) + timedelta(minutes=plan.index % 1000)
+
+
+def truth_of(plans: list[Plan], team: str, now: datetime | None = None) -> GroundTruth:
     """The figures the plans imply."""
     truth = GroundTruth(team=team, total=len(plans))
+    moment = now or datetime.now(UTC)
     for plan in plans:
+        at = submitted_at(plan, moment)
+        cohort = truth.cohorts.setdefault(f"{at.year}-{at.month:02d}", Counter())
+        cohort["submitted"] += 1
+        cohort["reached_poc"] += 1
+        if plan.scrap_at is Stage.POC:
+            cohort["scrapped_in_poc"] += 1
+        elif plan.scrap_at is not None:
+            cohort["scrapped_after_poc"] += 1
+        else:
+            cohort["reached_production"] += 1
         truth.entered_poc += 1
         if plan.stall_reason is not None:
             truth.stall_reasons[plan.stall_reason.value] += 1
@@ -165,8 +195,10 @@ async def _wait_stalled(handle: WorkflowHandle[Any, Any]) -> None:
     raise RuntimeError(msg)
 
 
-async def run_plan(client: Client, task_queue: str, policy: Policy, team: str, plan: Plan) -> None:
-    """Drive one initiative as planned, to production or to its scrap."""
+async def run_plan(
+    client: Client, task_queue: str, policy: Policy, team: str, plan: Plan, now: datetime | None = None
+) -> None:
+    """Drive one initiative as planned, to production or to its scrap (submitted ``plan.months_ago`` back)."""
     iid = f"sim{uuid.uuid4().hex[:12]}"
     spec = InitiativeSpec(
         title=f"Simulated initiative {plan.index}",
@@ -181,12 +213,12 @@ async def run_plan(client: Client, task_queue: str, policy: Policy, team: str, p
         infrastructure=InfrastructureSpec(deployment_target=DeploymentTarget.PUBLIC_CLOUD, containerized=True),
         poc_success_criteria=[SuccessCriterion(metric="f1", operator=">=", target=0.8)],
     )
-    submitted_at = datetime.now(UTC)
+    submitted = submitted_at(plan, now or datetime.now(UTC))
     start = StartInitiativeInput(
         initiative_id=iid,
         spec=spec,
         submitter=SUBMITTER,
-        submitted_at_iso=submitted_at.isoformat(),
+        submitted_at_iso=submitted.isoformat(),
         policy=policy,
         roster=ROSTER,
     )
@@ -195,7 +227,7 @@ async def run_plan(client: Client, task_queue: str, policy: Policy, team: str, p
         start,
         id=workflow_id_for(iid),
         task_queue=task_queue,
-        search_attributes=sa.for_start(start, submitted_at),
+        search_attributes=sa.for_start(start, submitted),
     )
     await _update(handle, "approve", ApproveInput(approver="portfolio@sim.liftoff", role=Role.PORTFOLIO))
     if plan.stall_at is Stage.POC and plan.stall_reason is not None:
@@ -235,18 +267,20 @@ async def simulate(
     concurrency: int = 4,
     team: str | None = None,
     progress: bool = True,
+    months: int = 1,
 ) -> GroundTruth:
-    """Run the portfolio and return its ground truth."""
+    """Run the portfolio and return its ground truth; ``months`` > 1 back-dates submissions over that many months."""
     team = team or f"sim-{seed}"
-    policy = fast_policy(base_policy)
-    plans = plan_portfolio(initiatives, seed)
+    policy = fast_policy(base_policy, back=timedelta(days=31 * max(months, 1)) if months > 1 else timedelta(0))
+    plans = plan_portfolio(initiatives, seed, months=months)
+    now = datetime.now(UTC)
     limit = asyncio.Semaphore(concurrency)
     done = 0
 
     async def one(plan: Plan) -> None:
         nonlocal done
         async with limit:
-            await run_plan(client, task_queue, policy, team, plan)
+            await run_plan(client, task_queue, policy, team, plan, now)
         done += 1
         if progress:
             _progress(done, initiatives)
@@ -258,4 +292,4 @@ async def simulate(
     finally:
         if progress:
             sys.stderr.write("\n")
-    return truth_of(plans, team)
+    return truth_of(plans, team, now)

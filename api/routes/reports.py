@@ -6,11 +6,12 @@ import csv
 import io
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from api.context import Caller, Ctx
 from api.errors import problems
+from db import reports_repo
 from db.reports_repo import REPORTS
 from schemas.limits import Moment, Name
 from schemas.reports import REPORT_NAMES, ReportFilters
@@ -63,32 +64,7 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-@router.get(
-    "/{name}",
-    responses={
-        200: {
-            "description": "The report: JSON, or CSV with ``?format=csv``",
-            "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
-        },
-        **problems({404: "No report of that name (the message lists them)"}),
-    },
-    summary="One report (funnel, stall-reasons, scrap-reasons, time-in-stage, stalled-now, sunk-cost, alignment)",
-)
-async def report(
-    name: Annotated[str, Path(description="report name")],
-    ctx: Ctx,
-    _: Caller,
-    since: Moment | None = None,
-    until: Moment | None = None,
-    team: Annotated[Name | None, Query()] = None,
-    business_unit: Annotated[Name | None, Query()] = None,
-    format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002 - the public query parameter's name
-) -> Response:
-    """The report over initiatives submitted in ``[since, until)``, optionally for one team or business unit."""
-    if name not in REPORTS:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown report {name!r}; available: {', '.join(REPORT_NAMES)}")
-    filters = ReportFilters(since=since, until=until, team=team, business_unit=business_unit)
-    data = (await REPORTS[name](ctx.pool, filters)).model_dump(mode="json")
+def _answer(name: str, filters: ReportFilters, data: dict[str, Any], format: str) -> Response:  # noqa: A002
     if format == "csv":
         return PlainTextResponse(
             to_csv(table_rows(name, data)),
@@ -96,3 +72,64 @@ async def report(
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
     return JSONResponse({"report": name, "filters": filters.model_dump(mode="json"), **data})
+
+
+def report_filters(
+    since: Moment | None = None,
+    until: Moment | None = None,
+    team: Annotated[Name | None, Query()] = None,
+    business_unit: Annotated[Name | None, Query()] = None,
+) -> ReportFilters:
+    """The scope every report takes: submitted in ``[since, until)``, one team, one business unit."""
+    return ReportFilters(since=since, until=until, team=team, business_unit=business_unit)
+
+
+Filters = Annotated[ReportFilters, Depends(report_filters)]
+
+_REPORT_CONTENT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The report: JSON, or CSV with ``?format=csv``",
+        "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get(
+    "/cohorts",
+    responses=_REPORT_CONTENT,
+    summary="Submission cohorts by month or quarter: are we getting better?",
+)
+async def cohort_report(
+    ctx: Ctx,
+    _: Caller,
+    filters: Filters,
+    period: Annotated[Literal["month", "quarter"], Query()] = "month",
+    format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002 - the public query parameter's name
+) -> Response:
+    """Per submission cohort: what became of the initiatives submitted in each month or quarter.
+
+    How many reached the PoC and production, were scrapped in and after the PoC, are still open, the three
+    rates beside the base rates, and the median days to production; also each period's stall reasons and
+    their share (CSV: the cohort rows).
+    """
+    data = (await reports_repo.cohorts(ctx.pool, filters, period)).model_dump(mode="json")
+    return _answer("cohorts", filters, data, format)
+
+
+@router.get(
+    "/{name}",
+    responses={**_REPORT_CONTENT, **problems({404: "No report of that name (the message lists them)"})},
+    summary="One report (funnel, stall-reasons, scrap-reasons, time-in-stage, stalled-now, sunk-cost, alignment)",
+)
+async def report(
+    name: Annotated[str, Path(description="report name")],
+    ctx: Ctx,
+    _: Caller,
+    filters: Filters,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002 - the public query parameter's name
+) -> Response:
+    """The report over initiatives submitted in ``[since, until)``, optionally for one team or business unit."""
+    if name not in REPORTS:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown report {name!r}; available: {', '.join(REPORT_NAMES)}")
+    data = (await REPORTS[name](ctx.pool, filters)).model_dump(mode="json")
+    return _answer(name, filters, data, format)

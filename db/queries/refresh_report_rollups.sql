@@ -22,7 +22,8 @@ facts AS (
         scrap_code = EXCLUDED.scrap_code,
         scrap_underlying_code = EXCLUDED.scrap_underlying_code,
         poc_spend_usd = EXCLUDED.poc_spend_usd,
-        provisioning_usd = EXCLUDED.provisioning_usd
+        provisioning_usd = EXCLUDED.provisioning_usd,
+        production_at = EXCLUDED.production_at
     WHERE f IS DISTINCT FROM EXCLUDED
 ),
 -- What this refresh changes in report_initiative_facts (its row before minus after; this statement's snapshot

@@ -44,6 +44,7 @@ def _event(
     day: float,
     reason: ReasonCode | None = None,
     data: dict[str, object] | None = None,
+    t0: datetime = T0,
 ) -> LifecycleEvent:
     return LifecycleEvent(
         event_id=f"dash-{iid}-{seq}",
@@ -53,13 +54,15 @@ def _event(
         stage=stage,
         reason_code=reason,
         data=data or {},
-        occurred_at=T0 + day * DAY,
+        occurred_at=t0 + day * DAY,
         policy_version="p1",
     )
 
 
-async def _seed(pool: asyncpg.Pool, team: str) -> None:
-    """Three initiatives: one in production, one abandoned in PoC, one stalled awaiting portfolio."""
+async def _seed(pool: asyncpg.Pool, team: str, t0: datetime = T0, title: str = "Initiative") -> None:
+    """Three initiatives submitted at ``t0``: one in production, one abandoned in PoC, one stalled awaiting
+    portfolio.
+    """
     plans: list[
         tuple[Stage, InitiativeStatus, list[tuple[EventKind, Stage, float, ReasonCode | None, dict[str, object]]]]
     ] = [
@@ -100,23 +103,24 @@ async def _seed(pool: asyncpg.Pool, team: str) -> None:
     for n, (stage, status_, steps) in enumerate(plans):
         iid = f"dash{uuid.uuid4().hex[:10]}"
         events = [
-            _event(iid, 1, EventKind.SUBMITTED, Stage.PROPOSED, 0),
-            _event(iid, 2, EventKind.STAGE_ENTERED, Stage.PROPOSED, 0),
+            _event(iid, 1, EventKind.SUBMITTED, Stage.PROPOSED, 0, t0=t0),
+            _event(iid, 2, EventKind.STAGE_ENTERED, Stage.PROPOSED, 0, t0=t0),
         ] + [
-            _event(iid, seq, kind, st, day, reason, data) for seq, (kind, st, day, reason, data) in enumerate(steps, 3)
+            _event(iid, seq, kind, st, day, reason, data, t0)
+            for seq, (kind, st, day, reason, data) in enumerate(steps, 3)
         ]
         snapshot = InitiativeSnapshot(
             initiative_id=iid,
             workflow_id=f"initiative-{iid}",
-            spec=make_spec(team=team, title=f"Initiative {n}"),
+            spec=make_spec(team=team, title=f"{title} {n}"),
             submitter=SUBMITTER,
             policy_version="p1",
             stage=stage,
             status=status_,
-            stage_entered_at=T0,
+            stage_entered_at=t0,
             awaiting_roles=["portfolio"] if status_ is InitiativeStatus.STALLED else [],
             reason_code=ReasonCode.ABANDONED if stage is Stage.SCRAPPED else None,
-            submitted_at=T0,
+            submitted_at=t0,
             poc_spend_usd=12_000 if stage is Stage.SCRAPPED else 0,
         )
         async with pool.acquire() as conn:

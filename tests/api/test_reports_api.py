@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
@@ -134,3 +135,39 @@ def test_csv_cells_keep_numbers_and_ordinary_text() -> None:
     assert csv_cell(["=a", "b"]) == "'=a|b"
     assert csv_cell("\rcmd") == "'\rcmd"
     assert csv_cell(None) is None
+
+
+async def test_cohorts_over_http_by_month_and_quarter_json_and_csv(api: httpx.AsyncClient) -> None:
+    unit = f"cohort-{uuid.uuid4().hex[:8]}"
+    created = await api.post("/v1/initiatives", json=submission(business_unit=unit), headers=auth("alice@example.com"))
+    assert created.status_code == 201
+    viewer = auth("vic@example.com")
+    body: dict[str, object] = {}
+    for _ in range(100):  # the read model follows the workflow's first event
+        body = (await api.get("/v1/reports/cohorts", params={"business_unit": unit}, headers=viewer)).json()
+        if body["rows"]:
+            break
+        await asyncio.sleep(0.1)
+    assert body["report"] == "cohorts"
+    assert body["period"] == "month"
+    [row] = body["rows"]  # type: ignore[misc]
+    assert row["submitted"] == 1
+    assert row["still_open"] == 1
+    assert row["reached_poc"] == 0
+    assert row["poc_abandonment_rate"] is None  # nothing to divide by
+    assert body["base_rates"] == {
+        "poc_abandonment_rate": 0.39,
+        "post_poc_scrap_rate": 0.46,
+        "pilot_to_production_rate": 0.33,
+    }
+    by_quarter = {"business_unit": unit, "period": "quarter"}
+    quarter = (await api.get("/v1/reports/cohorts", params=by_quarter, headers=viewer)).json()
+    assert quarter["rows"][0]["period"].split("-Q")[1] in {"1", "2", "3", "4"}
+    as_csv = await api.get("/v1/reports/cohorts", params={"business_unit": unit, "format": "csv"}, headers=viewer)
+    [csv_row] = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert csv_row["submitted"] == "1"
+    assert list(csv_row)[:3] == ["period", "submitted", "reached_poc"]
+    bad = await api.get("/v1/reports/cohorts", params={"period": "week"}, headers=viewer)
+    assert bad.status_code == 422
+    assert "period" in bad.text
+    assert (await api.get("/v1/reports/cohorts")).status_code == 401
