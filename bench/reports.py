@@ -70,7 +70,9 @@ async def timed(call: Callable[[], Awaitable[object]]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-async def measure(conn: Conn, scopes: dict[str, ReportFilters], repeat: int, label: str) -> tuple[list[Row], Answers]:
+async def measure(
+    conn: Conn, scopes: dict[str, ReportFilters], repeat: int, label: str, only: frozenset[str] = frozenset()
+) -> tuple[list[Row], Answers]:
     """Time every report, then its baseline, ``repeat`` calls each per scope; keep one answer of each report.
 
     The calls of one query run back to back after one untimed warm-up call, so a report is timed with its
@@ -79,6 +81,8 @@ async def measure(conn: Conn, scopes: dict[str, ReportFilters], repeat: int, lab
     rows: list[Row] = []
     answers: Answers = {}
     for name, report in REPORTS.items():
+        if only and name not in only:
+            continue
         for scope, f in scopes.items():
             answers[name, scope] = (time.time(), (await report(conn, f)).model_dump(mode="json"))
             ours = [await timed(partial(report, conn, f)) for _ in range(repeat)]
@@ -185,9 +189,13 @@ async def run(workdir: Path, args: argparse.Namespace) -> int:
             # as the API process does once it has started (see worker.services.freeze_startup_objects)
             freeze_startup_objects()
             print(f"timing ({args.repeat} calls each; load average {os.getloadavg()[0]:.2f}) …", flush=True)
-            rows, answers = await measure(conn, scopes, args.repeat, "run")
+            rows, answers = await measure(conn, scopes, args.repeat, "run", args.only)
             print(f"load average after timing: {os.getloadavg()[0]:.2f}", flush=True)
-            scanned = {(name, "all"): (time.time(), await row_by_row(conn, name)) for name in REPORTS}
+            scanned = {
+                (name, "all"): (time.time(), await row_by_row(conn, name))
+                for name in REPORTS
+                if not args.only or name in args.only
+            }
         finally:
             await conn.close()
     finally:
@@ -218,7 +226,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--repeat", type=int, default=30, help="timed calls per report and scope (default 30)")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the portfolio (default 7)")
+    parser.add_argument(
+        "--only",
+        type=lambda text: frozenset(t.strip() for t in text.split(",") if t.strip()),
+        default=frozenset(),
+        help="measure only these reports (comma-separated, e.g. funnel,cohorts; default: all)",
+    )
     args = parser.parse_args(argv)
+    if unknown := sorted(args.only - set(REPORTS)):
+        parser.error(f"unknown report(s): {', '.join(unknown)}; available: {', '.join(REPORTS)}")
     if min(args.initiatives, args.events, args.repeat) < 1:
         parser.error("--initiatives, --events and --repeat must be at least 1")
     return args
