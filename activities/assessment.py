@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncpg
 from temporalio import activity
 
+from db import resources_repo
 from schemas.assessment import AssessInfrastructureInput, AssessInfrastructureResult
 from schemas.findings import Finding
 from schemas.taxonomy import ReasonCode
 
 
-def assess(inp: AssessInfrastructureInput) -> list[Finding]:
-    """Findings for every standard the submission misses, numbered ``F-1``, ``F-2``, … in check order."""
+def assess(inp: AssessInfrastructureInput, provisioned_usd: float = 0.0) -> list[Finding]:
+    """Findings for every standard the submission misses, numbered ``F-1``, ``F-2``, … in check order.
+
+    ``provisioned_usd`` is what the initiative's environments have cost so far (the provisioners' reports in
+    the ledger): above the policy's share of the budget it is a blocking finding.
+    """
     spec, std = inp.spec, inp.standards
     infra = spec.infrastructure
     raw: list[tuple[str, bool, str, ReasonCode]] = []
@@ -65,6 +71,17 @@ def assess(inp: AssessInfrastructureInput) -> list[Finding]:
                 ReasonCode.PROD_COST_OVER_BUDGET,
             )
         )
+    if provisioned_usd > spec.budget_usd * inp.over_budget_at:
+        raw.append(
+            (
+                "cost",
+                True,
+                f"provisioned cost so far, {provisioned_usd:,.0f} USD, passes "
+                + (f"{inp.over_budget_at:.0%} of " if inp.over_budget_at != 1 else "")
+                + f"the budget of {spec.budget_usd:,.0f} USD",
+                ReasonCode.PROD_COST_OVER_BUDGET,
+            )
+        )
     if infra.storage_tb > std.max_storage_tb:
         raw.append(
             (
@@ -80,12 +97,19 @@ def assess(inp: AssessInfrastructureInput) -> list[Finding]:
     ]
 
 
-@activity.defn(name="assess_infrastructure")
-async def assess_infrastructure(inp: AssessInfrastructureInput) -> AssessInfrastructureResult:
-    """Run the assessment (an activity so that richer, I/O-bound checks can join it later)."""
-    findings = assess(inp)
-    activity.logger.info(
-        "infrastructure assessed",
-        extra={"initiative_id": inp.initiative_id, "findings": len(findings)},
-    )
-    return AssessInfrastructureResult(findings=findings)
+class AssessmentActivities:
+    """The assessment activity, reading what the initiative has cost so far from the resource ledger."""
+
+    def __init__(self, ledger: asyncpg.Pool | None = None) -> None:
+        self._ledger = ledger
+
+    @activity.defn(name="assess_infrastructure")
+    async def assess_infrastructure(self, inp: AssessInfrastructureInput) -> AssessInfrastructureResult:
+        """Run the assessment against the standards and the cost recorded so far."""
+        provisioned = await resources_repo.provisioned_usd(self._ledger, inp.initiative_id) if self._ledger else 0.0
+        findings = assess(inp, provisioned)
+        activity.logger.info(
+            "infrastructure assessed",
+            extra={"initiative_id": inp.initiative_id, "findings": len(findings), "provisioned_usd": provisioned},
+        )
+        return AssessInfrastructureResult(findings=findings)

@@ -18,7 +18,7 @@ from api.errors import COMMON_RESPONSES
 from api.guards import BodyLimit
 from api.openapi import install as install_openapi
 from api.request_log import RequestLog
-from api.routes import actions, auth, dashboard, health, initiatives, me, reports, taxonomy, ticket_events
+from api.routes import actions, auth, dashboard, health, initiatives, me, policy, reports, taxonomy, ticket_events
 from db.pool import UNAVAILABLE
 
 log = structlog.get_logger(__name__)
@@ -69,6 +69,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(taxonomy.router)
     app.include_router(ticket_events.router)
     app.include_router(reports.router)
+    app.include_router(policy.router)
     app.include_router(dashboard.router)
     app.include_router(auth.router)
     install_openapi(app)

@@ -152,6 +152,14 @@ SELECT date_trunc('month', i.submitted_at, 'UTC') AS period, count(*) AS submitt
 FROM initiatives i JOIN scope s ON s.id = i.id
 GROUP BY 1 ORDER BY 1
 """,
+    # Spend: every initiative in scope joined to its resources, summed, sorted.
+    "spend": """
+SELECT i.id, i.team, i.business_unit, i.budget_usd, i.poc_spend_usd, sum(pr.cost_usd) AS provisioned,
+       sum(pr.cost_usd) > i.budget_usd AS over_budget
+FROM initiatives i JOIN scope s ON s.id = i.id
+LEFT JOIN provisioned_resources pr ON pr.initiative_id = i.id
+GROUP BY i.id ORDER BY i.poc_spend_usd + coalesce(sum(pr.cost_usd), 0) DESC
+""",
 }
 
 #: The naive query of every report, by report name.

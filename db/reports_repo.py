@@ -27,6 +27,9 @@ from schemas.report_rows import (
     ReportModel,
     Rows,
     ScrapReasonRow,
+    Spend,
+    SpendRollupRow,
+    SpendRow,
     StalledNowRow,
     StallReasonRow,
     SunkCost,
@@ -181,6 +184,33 @@ async def cohorts(conn: Conn | asyncpg.Pool, f: ReportFilters, period: str = "mo
     )
 
 
+async def spend(conn: Conn | asyncpg.Pool, f: ReportFilters, *, over_budget_at: float = 1.0, limit: int = 200) -> Spend:
+    """Budget, PoC spend, provisioned cost and monthly run-rate, with over-budget flags.
+
+    The top ``limit`` initiatives by what they spent, and every initiative in scope rolled up by team, by
+    business unit and in total.
+    """
+    if isinstance(conn, asyncpg.Pool):
+        async with conn.acquire() as one:
+            return await spend(one, f, over_budget_at=over_budget_at, limit=limit)
+    async with conn.transaction():
+        await conn.execute(sql("report_settings"))
+        records = await conn.fetch(sql("report_spend"), *_params(f), limit, over_budget_at)
+        rollups = await conn.fetch(sql("report_spend_rollup"), *_params(f), over_budget_at)
+
+    def rolled(r: asyncpg.Record) -> SpendRollupRow:
+        return SpendRollupRow(**{k: r[k] for k in SpendRollupRow.model_fields})
+
+    [totals] = [rolled(r) for r in rollups if r["dimension"] == "total"]  # the empty grouping set: always one
+    return Spend(
+        rows=[SpendRow(**dict(r)) for r in records],
+        by_team=[rolled(r) for r in rollups if r["dimension"] == "team"],
+        by_business_unit=[rolled(r) for r in rollups if r["dimension"] == "business_unit"],
+        totals=totals,
+        over_budget_at=over_budget_at,
+    )
+
+
 async def stall_reasons(conn: Conn | asyncpg.Pool, f: ReportFilters) -> Rows[StallReasonRow]:
     """Stalls per reason family, code and stage, most frequent first, with total and median stalled time."""
     records = await _fetch(conn, "stall_reasons", f)
@@ -247,4 +277,5 @@ REPORTS: dict[str, Callable[[Conn | asyncpg.Pool, ReportFilters], Awaitable[Repo
     "sunk-cost": sunk_cost,
     "alignment": alignment,
     "cohorts": cohorts,
+    "spend": spend,
 }

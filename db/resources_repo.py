@@ -48,3 +48,9 @@ async def record(pool: asyncpg.Pool, inp: ProvisionInput, resource: Resource) ->
 async def mark_deprovisioned(pool: asyncpg.Pool, ref: str) -> bool:
     """Mark a recorded resource deprovisioned (its cost stays sunk); False if it was never recorded."""
     return await pool.fetchrow(sql("resource_deprovision"), ref) is not None
+
+
+async def provisioned_usd(pool: asyncpg.Pool, initiative_id: str) -> float:
+    """What the initiative's environments have cost so far, as their provisioners reported it."""
+    value = await pool.fetchval(sql("resource_cost"), initiative_id)
+    return float(value or 0)

@@ -17,6 +17,8 @@ class AssessInfrastructureInput(BaseModel):
     initiative_id: str
     spec: InitiativeSpec
     standards: ItStandards
+    #: provisioned cost above this share of the budget is a blocking ``PROD_COST_OVER_BUDGET`` finding
+    over_budget_at: float = 1.0
 
 
 class AssessInfrastructureResult(BaseModel):

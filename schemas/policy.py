@@ -78,14 +78,22 @@ class Policy(BaseModel):
     change_poll_interval: timedelta = timedelta(minutes=5)
     #: Reminders, quiet hours, digest. ``None`` (policies written before notifications): the defaults.
     notifications: NotificationPolicy | None = None
+    #: Provisioned cost above this share of the budget is over budget (the spend report; ``None``: 1.0).
+    over_budget_at: float | None = Field(default=None, gt=0, le=100)
 
     @model_serializer(mode="wrap")
-    def _omit_unset_notifications(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # A start input signed before this field existed must digest the same (worker.approval_interceptor).
+    def _omit_unset_later_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A start input signed before these fields existed must digest the same (worker.approval_interceptor).
         data: dict[str, Any] = handler(self)
-        if data.get("notifications") is None:
-            data.pop("notifications", None)
+        for later in ("notifications", "over_budget_at"):
+            if data.get(later) is None:
+                data.pop(later, None)
         return data
+
+    @property
+    def budget_threshold(self) -> float:
+        """The share of its budget an initiative's provisioned cost may reach before it is over budget."""
+        return self.over_budget_at if self.over_budget_at is not None else 1.0
 
     @property
     def notices(self) -> NotificationPolicy:

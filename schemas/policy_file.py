@@ -31,7 +31,7 @@ def default_policy_data() -> dict[str, Any]:
 
 def load_policy(path: Path | None = None) -> Policy:
     """The default policy with the keys of ``path`` (if given) laid over it, validated."""
-    data = default_policy_data()
+    override: Any = {}
     if path is not None:
         override = yaml.safe_load(path.read_text(encoding="utf-8"))
         if override is None:  # an empty file changes nothing
@@ -39,8 +39,12 @@ def load_policy(path: Path | None = None) -> Policy:
         if not isinstance(override, dict):
             msg = f"{path}: a policy file must be a YAML mapping"
             raise ValueError(msg)
-        data = _deep_merge(data, override)
-    policy = Policy.model_validate(data)
+    return policy_with(override)
+
+
+def policy_with(override: dict[str, Any]) -> Policy:
+    """The default policy with ``override``'s keys laid over it (a policy file's content), validated."""
+    policy = Policy.model_validate(_deep_merge(default_policy_data(), override))
     _check_time_zones(policy)
     return policy
 

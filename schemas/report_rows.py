@@ -195,6 +195,49 @@ class Cohorts(ReportModel):
     stall_reasons: list[CohortStallRow]
 
 
+class SpendRow(ReportModel):
+    """One initiative's spend against its budget."""
+
+    id: str
+    title: str
+    team: str
+    business_unit: str
+    stage: str
+    budget_usd: float
+    poc_spend_usd: float
+    provisioned_usd: float
+    monthly_run_rate_usd: float
+    spent_usd: float
+    scrapped: bool
+    over_budget: bool
+
+
+class SpendRollupRow(ReportModel):
+    """Spend of a team, a business unit, or everything in scope."""
+
+    #: the team's or business unit's name (``None`` for the total)
+    value: str | None
+    initiatives: int
+    budget_usd: float
+    poc_spend_usd: float
+    provisioned_usd: float
+    monthly_run_rate_usd: float
+    scrapped_spend_usd: float
+    over_budget: int
+
+
+class Spend(ReportModel):
+    """Where the money goes: the initiatives that spent most, and the roll-ups by team and business unit."""
+
+    #: most spent first, at most the request's ``limit``
+    rows: list[SpendRow]
+    by_team: list[SpendRollupRow]
+    by_business_unit: list[SpendRollupRow]
+    totals: SpendRollupRow
+    #: the share of the budget above which provisioned cost is over budget (the policy's)
+    over_budget_at: float
+
+
 RowT = TypeVar("RowT", bound=ReportModel)
 
 

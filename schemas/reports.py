@@ -15,6 +15,7 @@ REPORT_NAMES: tuple[str, ...] = (
     "sunk-cost",
     "alignment",
     "cohorts",
+    "spend",
 )
 
 

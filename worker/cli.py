@@ -22,6 +22,29 @@ from worker.settings import Settings, unknown_variables
 log = structlog.get_logger(__name__)
 
 
+def _policy_parser(sub: Any) -> argparse.ArgumentParser:  # noqa: ANN401 - argparse's private subparsers type
+    """``liftoff policy check|backtest``; returns the backtest parser (it takes the API options too)."""
+    policy = sub.add_parser("policy", help="work with gate policy files")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True, metavar="SUBCOMMAND")
+    check = policy_sub.add_parser("check", help="validate a policy file and print what it changes")
+    check.add_argument("file", type=Path, help="YAML file with the keys to override")
+    backtest: argparse.ArgumentParser = policy_sub.add_parser(
+        "backtest",
+        help="what a candidate policy would have changed for past initiatives (asks the API)",
+        description="Replay the recorded lifecycle of past initiatives under the policy in force and under "
+        "CANDIDATE (a policy file: keys over the default) and print what would have been different: stalls, "
+        "escalations, abandonments, gates that would not have closed, blocking findings, days per stage. "
+        "Needs the portfolio or admin role; changes nothing.",
+    )
+    backtest.add_argument("file", type=Path, metavar="CANDIDATE.yaml", help="the candidate policy file")
+    backtest.add_argument("--since", help="initiatives submitted at or after (ISO 8601)")
+    backtest.add_argument("--until", help="initiatives submitted before (ISO 8601)")
+    backtest.add_argument("--team")
+    backtest.add_argument("--business-unit")
+    backtest.add_argument("--format", choices=["table", "json"], default="table")
+    return backtest
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="liftoff",
@@ -72,10 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     migrate.add_argument("--rebuild-rollups", action="store_true", help="recompute every report rollup after migrating")
 
-    policy = sub.add_parser("policy", help="work with gate policy files")
-    policy_sub = policy.add_subparsers(dest="policy_command", required=True, metavar="SUBCOMMAND")
-    check = policy_sub.add_parser("check", help="validate a policy file and print what it changes")
-    check.add_argument("file", type=Path, help="YAML file with the keys to override")
+    backtest = _policy_parser(sub)
 
     token = sub.add_parser(
         "approval-token",
@@ -146,7 +166,7 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help="spread submissions over this many calendar months back (default 1: all now), for cohort reports",
     )
-    for command in (report, queue):
+    for command in (report, queue, backtest):
         command.add_argument(
             "--api-url",
             default=os.environ.get("LIFTOFF_API_URL", "http://127.0.0.1:8000"),
@@ -209,6 +229,45 @@ def _report(args: argparse.Namespace) -> int:
         print(json.dumps(response.json(), indent=2))
     else:
         print(render_table(table_rows(args.name, response.json())))
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    import json
+
+    import yaml
+
+    from worker.report_table import render_table
+
+    if not args.bearer:
+        print("no bearer token: pass --bearer or set LIFTOFF_BEARER_TOKEN", file=sys.stderr)
+        return 2
+    try:
+        candidate = yaml.safe_load(args.file.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        print(f"{args.file}: cannot read the candidate policy: {err}", file=sys.stderr)
+        return 2
+    if not isinstance(candidate, dict):
+        print(f"{args.file}: a policy file must be a YAML mapping", file=sys.stderr)
+        return 2
+    scope = {"since": args.since, "until": args.until, "team": args.team, "business_unit": args.business_unit}
+    body = {"policy": candidate, **{k: v for k, v in scope.items() if v}}
+    response = _call_api(args, "POST", "/v1/policy/backtest", json=body, timeout=300)
+    if response is None:
+        return 1
+    result: dict[str, Any] = response.json()
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{result['initiatives']} initiatives: {result['baseline_version']} -> {result['candidate_version']}")
+    totals = [{"": k, "in force": t["baseline"], "candidate": t["candidate"]} for k, t in result["totals"].items()]
+    print(render_table(totals))
+    if result["days_by_stage"]:
+        print()
+        print(render_table(result["days_by_stage"]))
+    print()
+    changed = [{"when": c["when"] or "", **{k: c[k] for k in ("id", "title", "what")}} for c in result["changed"]]
+    print(render_table(changed) if changed else "nothing would have been different")
     return 0
 
 
@@ -436,6 +495,8 @@ async def _replay(files: Sequence[Path]) -> int:
 def run(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one return per command
     """Parse ``argv`` and run the command; returns the exit code."""
     args = _parser().parse_args(argv)
+    if args.command == "policy" and args.policy_command == "backtest":
+        return _backtest(args)
     if args.command == "policy":
         from worker.policy_check import check_policy
 

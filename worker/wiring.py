@@ -11,7 +11,7 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.assessment import assess_infrastructure
+from activities.assessment import AssessmentActivities
 from activities.events import EventActivities
 from activities.provisioning import BuiltinProvisioner, Provisioner, ProvisioningActivities
 from activities.ticketing import BuiltinTicketing, TicketingActivities, TicketingSystem
@@ -40,11 +40,12 @@ def build_activities(
 ) -> list[Callable[..., Any]]:
     """Every activity, bound to the given adapters (the built-in ones over ``pool`` by default)."""
     events = EventActivities(pool)
+    assessment = AssessmentActivities(ledger=pool)
     ticketing = TicketingActivities(ticketing_system or BuiltinTicketing(pool))
     provisioning = ProvisioningActivities(provisioner or BuiltinProvisioner(pool), ledger=pool, health_url=canary_url)
     return [
         events.record_events,
-        assess_infrastructure,
+        assessment.assess_infrastructure,
         ticketing.open_ticket,
         ticketing.close_ticket,
         ticketing.get_ticket,

@@ -90,7 +90,10 @@ class Effects:
         """The infrastructure assessment against the policy's IT standards."""
         inp = self._inp
         request = AssessInfrastructureInput(
-            initiative_id=inp.initiative_id, spec=inp.spec, standards=inp.policy.it_standards
+            initiative_id=inp.initiative_id,
+            spec=inp.spec,
+            standards=inp.policy.it_standards,
+            over_budget_at=inp.policy.budget_threshold,
         )
         result: AssessInfrastructureResult = await self._call(
             act.ASSESS_INFRASTRUCTURE, request, AssessInfrastructureResult, TICKET_TIMEOUT

@@ -31,6 +31,13 @@ def table_rows(name: str, report: dict[str, Any]) -> list[dict[str, Any]]:
         rows = [{"by": "procurement", **r} for r in rows] + [
             {"by": "deployment_target", **r} for r in report.get("by_deployment_target", [])
         ]
+    if name == "spend":
+        rows = (
+            [{"by": "initiative", **r} for r in rows]
+            + [{"by": "team", **r} for r in report.get("by_team", [])]
+            + [{"by": "business_unit", **r} for r in report.get("by_business_unit", [])]
+            + [{"by": "total", **report["totals"]}]
+        )
     return rows
 
 
@@ -114,6 +121,24 @@ async def cohort_report(
     """
     data = (await reports_repo.cohorts(ctx.pool, filters, period)).model_dump(mode="json")
     return _answer("cohorts", filters, data, format)
+
+
+@router.get("/spend", responses=_REPORT_CONTENT, summary="Spend against budget: where does the money go?")
+async def spend_report(
+    ctx: Ctx,
+    _: Caller,
+    filters: Filters,
+    limit: Annotated[int, Query(ge=1, le=5000, description="at most this many initiatives, most spent first")] = 200,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002 - the public query parameter's name
+) -> Response:
+    """Budget, PoC spend, provisioned cost to date and monthly run-rate, spend of scrapped work, over-budget flags.
+
+    Per initiative (the ``limit`` that spent most) and rolled up by team, by business unit and in total over
+    every initiative in scope. Over budget: provisioned cost above the policy's ``over_budget_at`` share of
+    the budget (default 1.0).
+    """
+    report = await reports_repo.spend(ctx.pool, filters, over_budget_at=ctx.policy.budget_threshold, limit=limit)
+    return _answer("spend", filters, report.model_dump(mode="json"), format)
 
 
 @router.get(

@@ -172,3 +172,33 @@ async def test_cohorts_over_http_by_month_and_quarter_json_and_csv(api: httpx.As
     assert bad.status_code == 422
     assert "period" in bad.text
     assert (await api.get("/v1/reports/cohorts")).status_code == 401
+
+
+async def test_spend_over_http_json_and_csv_with_formulas_neutralised(api: httpx.AsyncClient) -> None:
+    unit = f"spend-{uuid.uuid4().hex[:8]}"
+    body = submission(business_unit=unit, title="=HYPERLINK(evil)", budget_usd=12_345)
+    assert (await api.post("/v1/initiatives", json=body, headers=auth("alice@example.com"))).status_code == 201
+    viewer = auth("vic@example.com")
+    report: dict[str, Any] = {}
+    for _ in range(100):
+        report = (await api.get("/v1/reports/spend", params={"business_unit": unit}, headers=viewer)).json()
+        if report["rows"]:
+            break
+        await asyncio.sleep(0.1)
+    assert report["report"] == "spend"
+    assert report["over_budget_at"] == 1.0
+    [row] = report["rows"]
+    assert (row["title"], row["budget_usd"], row["provisioned_usd"], row["over_budget"]) == (
+        "=HYPERLINK(evil)",
+        12345.0,
+        0.0,
+        False,
+    )
+    assert report["totals"]["initiatives"] == 1
+    assert [r["value"] for r in report["by_business_unit"]] == [unit]
+    as_csv = await api.get("/v1/reports/spend", params={"business_unit": unit, "format": "csv"}, headers=viewer)
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [r["by"] for r in rows] == ["initiative", "team", "business_unit", "total"]
+    assert rows[0]["title"] == "'=HYPERLINK(evil)"
+    too_many = await api.get("/v1/reports/spend", params={"limit": 100_000}, headers=viewer)
+    assert too_many.status_code == 422

@@ -148,3 +148,23 @@ def test_containerization_is_not_checked_when_the_standard_does_not_require_it(p
     spec = make_spec(infrastructure=infra(containerized=False))
 
     assert assess(AssessInfrastructureInput(initiative_id="i-1", spec=spec, standards=relaxed)) == []
+
+
+def test_provisioned_cost_over_the_budget_is_a_blocking_finding(policy: Policy) -> None:
+    spec = make_spec(budget_usd=15_000)
+    request = AssessInfrastructureInput(initiative_id="i-1", spec=spec, standards=policy.it_standards)
+
+    assert assess(request, provisioned_usd=15_000) == []  # at the budget is not over it
+    [finding] = assess(request, provisioned_usd=20_000)
+    assert (finding.id, finding.rule, finding.blocking, finding.reason_code) == (
+        "F-1",
+        "cost",
+        True,
+        ReasonCode.PROD_COST_OVER_BUDGET,
+    )
+    assert finding.message == "provisioned cost so far, 20,000 USD, passes the budget of 15,000 USD"
+    # a policy that tolerates 150% of the budget
+    lenient = request.model_copy(update={"over_budget_at": 1.5})
+    assert assess(lenient, provisioned_usd=20_000) == []
+    [late] = assess(lenient, provisioned_usd=23_000)
+    assert late.message == "provisioned cost so far, 23,000 USD, passes 150% of the budget of 15,000 USD"

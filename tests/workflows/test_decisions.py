@@ -721,3 +721,25 @@ async def test_blockers_and_findings_do_not_leak_into_other_stages(
     final = await handle.result()
     assert final.stage is Stage.PRODUCTION
     assert final.hold is None
+
+
+async def test_a_poc_sandbox_that_cost_more_than_the_budget_blocks_the_infrastructure_gate(
+    client: Client, task_queue: str, pool: asyncpg.Pool, policy: Policy
+) -> None:
+    # the default policy's PoC sandbox is provisioned with 20,000 USD; the whole initiative has 15,000
+    inp = make_start(policy, budget_usd=15_000)
+    handle = await start(client, task_queue, inp)
+    view = await _at_infra_review(handle)
+
+    [finding] = view.findings
+    assert (finding.rule, finding.blocking, finding.reason_code) == ("cost", True, ReasonCode.PROD_COST_OVER_BUDGET)
+    assert finding.message == "provisioned cost so far, 20,000 USD, passes the budget of 15,000 USD"
+    refused = await _refused(handle, "approve", ApproveInput(approver=IAN, role=Role.INFRASTRUCTURE))
+    assert "blocking findings are still open (F-1)" in refused
+    # the team is told: the gate waits for it to deal with the finding (its queue, and a notice)
+    await _rows_when(
+        pool,
+        lambda rows: [r["team_action"] for r in rows] == ["resolve_findings"],
+        "SELECT team_action FROM initiatives WHERE id = $1",
+        inp.initiative_id,
+    )

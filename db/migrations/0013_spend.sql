@@ -1,0 +1,16 @@
+-- Spend against budget (GET /v1/reports/spend): each initiative's budget, PoC spend, what its environments
+-- cost as their provisioners reported it, and the monthly run-rate of those still provisioned (their cost per
+-- 30 days since each was created, at least a day). A view: the spend report filters and groups it.
+CREATE VIEW initiative_spend AS
+SELECT i.id, i.title, i.team, i.business_unit, i.submitted_at, i.stage, i.budget_usd, i.poc_spend_usd,
+       coalesce(c.provisioned_usd, 0) AS provisioned_usd,
+       coalesce(c.run_rate_usd, 0) AS run_rate_usd
+FROM initiatives i
+LEFT JOIN LATERAL (
+    SELECT sum(pr.cost_usd) AS provisioned_usd,
+           sum(pr.cost_usd * 30 / greatest(extract(epoch FROM now() - pr.created_at) / 86400, 1))
+               FILTER (WHERE pr.deprovisioned_at IS NULL AND pr.status NOT IN ('deprovisioned', 'failed'))
+               AS run_rate_usd
+    FROM provisioned_resources pr
+    WHERE pr.initiative_id = i.id
+) c ON true;
