@@ -191,10 +191,12 @@ async def run(workdir: Path, args: argparse.Namespace) -> int:
             print(f"timing ({args.repeat} calls each; load average {os.getloadavg()[0]:.2f}) …", flush=True)
             rows, answers = await measure(conn, scopes, args.repeat, "run", args.only)
             print(f"load average after timing: {os.getloadavg()[0]:.2f}", flush=True)
+            # Cohorts read their counters for any whole month, so "since 1970" is no row-by-row path for them; the
+            # tests check those counters against the rows they count (tests/db/test_report_rollups.py).
             scanned = {
                 (name, "all"): (time.time(), await row_by_row(conn, name))
                 for name in REPORTS
-                if not args.only or name in args.only
+                if (not args.only or name in args.only) and name != "cohorts"
             }
         finally:
             await conn.close()

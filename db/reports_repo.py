@@ -151,24 +151,27 @@ async def cohorts(conn: Conn | asyncpg.Pool, f: ReportFilters, period: str = "mo
     for r in stalls:
         label = period_label(r["period"], period)
         per_period[label] = per_period.get(label, 0) + r["stalls"]
+    counts: dict[str, dict[str, int]] = {}
+    days: dict[str, list[tuple[int, int]]] = {}
+    for r in records:  # one row per period and whole day to production (-1: not in production)
+        label = period_label(r["period"], period)
+        cohort = counts.setdefault(label, dict.fromkeys(_COHORT_COUNTS, 0))
+        for key in _COHORT_COUNTS:
+            cohort[key] += r[key]
+        if r["production_day"] >= 0:
+            days.setdefault(label, []).append((r["production_day"], r["reached_production"]))
     return Cohorts(
         period=period,
         rows=[
             CohortRow(
-                period=period_label(r["period"], period),
-                submitted=r["submitted"],
-                reached_poc=r["reached_poc"],
-                scrapped_in_poc=r["scrapped_in_poc"],
-                reached_production=r["reached_production"],
-                scrapped_after_poc=r["scrapped_after_poc"],
-                still_open=r["still_open"],
-                poc_abandonment_rate=_rate(r["scrapped_in_poc"], r["reached_poc"]),
-                post_poc_scrap_rate=_rate(r["scrapped_after_poc"], r["entered_infra_review"]),
-                pilot_to_production_rate=_rate(r["reached_production"], r["reached_poc"]),
-                median_days_to_production=r["median_days_to_production"],
-                entered_infra_review=r["entered_infra_review"],
+                period=label,
+                **{k: c[k] for k in _COHORT_COUNTS},
+                poc_abandonment_rate=_rate(c["scrapped_in_poc"], c["reached_poc"]),
+                post_poc_scrap_rate=_rate(c["scrapped_after_poc"], c["entered_infra_review"]),
+                pilot_to_production_rate=_rate(c["reached_production"], c["reached_poc"]),
+                median_days_to_production=median_of_counts(days.get(label, [])),
             )
-            for r in records
+            for label, c in counts.items()
         ],
         base_rates=dict(BASE_RATES),
         stall_reasons=[
@@ -182,6 +185,32 @@ async def cohorts(conn: Conn | asyncpg.Pool, f: ReportFilters, period: str = "mo
             for r in stalls
         ],
     )
+
+
+#: The counts of a cohort row, as report_cohorts.sql sums them.
+_COHORT_COUNTS = (
+    "submitted",
+    "reached_poc",
+    "scrapped_in_poc",
+    "reached_production",
+    "scrapped_after_poc",
+    "still_open",
+    "entered_infra_review",
+)
+
+
+def median_of_counts(values: list[tuple[int, int]]) -> float | None:
+    """The median of values given as (value, how many), interpolated as ``percentile_cont(0.5)`` does."""
+    total = sum(n for _, n in values)
+    if total == 0:
+        return None
+    ranks = ((total - 1) // 2, total // 2)
+    found: list[float] = []
+    seen = 0
+    for value, n in sorted(values):
+        found += [float(value)] * sum(1 for r in ranks if seen <= r < seen + n)
+        seen += n
+    return (found[0] + found[1]) / 2
 
 
 async def spend(conn: Conn | asyncpg.Pool, f: ReportFilters, *, over_budget_at: float = 1.0, limit: int = 200) -> Spend:

@@ -55,13 +55,59 @@ portfolio AS (
         poc_spend_usd = p.poc_spend_usd + EXCLUDED.poc_spend_usd,
         provisioning_usd = p.provisioning_usd + EXCLUDED.provisioning_usd
 ),
+-- The same for the cohort counts (migration 0014), keyed by month of submission, team and business unit.
+cohort_changes AS (
+    SELECT date_trunc('month', submitted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS submitted_month,
+           team, business_unit, reached, scrapped, stage NOT IN ('production', 'scrapped') AS open,
+           coalesce(floor(extract(epoch FROM production_at - submitted_at) / 86400)::int, -1) AS production_day,
+           sum(sign)::int AS initiatives
+    FROM (
+        SELECT submitted_at, team, business_unit, reached, scrapped, stage, production_at, 1 AS sign FROM new_facts
+        UNION ALL
+        SELECT submitted_at, team, business_unit, reached, scrapped, stage, production_at, -1 AS sign
+        FROM report_initiative_facts WHERE initiative_id = $1
+    ) changes
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    HAVING sum(sign) <> 0
+    ORDER BY 1, 2, 3, 4, 5, 6, 7
+),
+cohorts AS (
+    INSERT INTO report_cohort_counts AS c
+    SELECT * FROM cohort_changes
+    ON CONFLICT (submitted_month, team, business_unit, reached, scrapped, open, production_day) DO UPDATE SET
+        initiatives = c.initiatives + EXCLUDED.initiatives
+),
+new_episodes AS MATERIALIZED (
+    SELECT * FROM report_stall_episodes_source WHERE initiative_id = $1
+),
 episodes AS (
     INSERT INTO report_stall_episodes AS e
-    SELECT * FROM report_stall_episodes_source WHERE initiative_id = $1
+    SELECT * FROM new_episodes
     ON CONFLICT (episode_id) DO UPDATE SET
         seconds = EXCLUDED.seconds,
         first_of_reason = EXCLUDED.first_of_reason
     WHERE (e.seconds, e.first_of_reason) IS DISTINCT FROM (EXCLUDED.seconds, EXCLUDED.first_of_reason)
+),
+-- What this refresh changes in report_stall_episodes, added to the stall counts per month (migration 0014).
+stall_month_changes AS (
+    SELECT date_trunc('month', submitted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS submitted_month,
+           date_trunc('month', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS started_month,
+           team, business_unit, family, code, sum(sign)::int AS stalls
+    FROM (
+        SELECT submitted_at, started_at, team, business_unit, family, code, 1 AS sign FROM new_episodes
+        UNION ALL
+        SELECT submitted_at, started_at, team, business_unit, family, code, -1 AS sign
+        FROM report_stall_episodes WHERE initiative_id = $1
+    ) changes
+    GROUP BY 1, 2, 3, 4, 5, 6
+    HAVING sum(sign) <> 0
+    ORDER BY 1, 2, 3, 4, 5, 6
+),
+stall_months AS (
+    INSERT INTO report_stall_months AS m
+    SELECT * FROM stall_month_changes
+    ON CONFLICT (submitted_month, started_month, team, business_unit, family, code) DO UPDATE SET
+        stalls = m.stalls + EXCLUDED.stalls
 ),
 new_visits AS MATERIALIZED (
     SELECT * FROM report_stage_visits_source WHERE initiative_id = $1

@@ -41,6 +41,8 @@ EXPECTED_TABLES = {
     "notification_deliveries",
     "delegations",
     "delegation_changes",
+    "report_cohort_counts",
+    "report_stall_months",
 }
 
 

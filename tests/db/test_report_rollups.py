@@ -90,6 +90,20 @@ async def assert_rollups_match_sources(conn: Conn | asyncpg.Pool, ids: list[str]
         f" FROM report_initiative_facts GROUP BY {keys}"
     )
     assert {tuple(r.values()) for r in portfolio} == {tuple(r.values()) for r in summed}
+    month = "date_trunc('month', submitted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    cohorts = await conn.fetch("SELECT * FROM report_cohort_counts WHERE initiatives <> 0")
+    grouped = await conn.fetch(
+        f"SELECT {month}, team, business_unit, reached, scrapped, stage NOT IN ('production', 'scrapped'),"  # noqa: S608
+        " coalesce(floor(extract(epoch FROM production_at - submitted_at) / 86400)::int, -1), count(*)::int"
+        " FROM report_initiative_facts GROUP BY 1, 2, 3, 4, 5, 6, 7"
+    )
+    assert {tuple(r.values()) for r in cohorts} == {tuple(r.values()) for r in grouped}
+    stall_months = await conn.fetch("SELECT * FROM report_stall_months WHERE stalls <> 0")
+    stalls = await conn.fetch(
+        f"SELECT {month}, date_trunc('month', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',"  # noqa: S608
+        " team, business_unit, family, code, count(*)::int FROM report_stall_episodes GROUP BY 1, 2, 3, 4, 5, 6"
+    )
+    assert {tuple(r.values()) for r in stall_months} == {tuple(r.values()) for r in stalls}
     return counts
 
 

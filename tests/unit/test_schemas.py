@@ -112,3 +112,13 @@ def test_every_reason_code_has_a_taxonomy_entry_under_its_own_code() -> None:
         assert info.code is code
         assert info.description.strip() != ""
         assert family_of(code) is info.family
+
+
+def test_median_of_counts_interpolates_as_percentile_cont() -> None:
+    from db.reports_repo import median_of_counts
+
+    assert median_of_counts([]) is None
+    assert median_of_counts([(5, 1)]) == 5.0
+    assert median_of_counts([(1, 1), (3, 1)]) == 2.0  # even: the two middle values, halved
+    assert median_of_counts([(10, 2), (1, 3)]) == 1.0  # 1 1 1 10 10
+    assert median_of_counts([(10, 2), (1, 2)]) == 5.5  # 1 1 10 10
