@@ -146,6 +146,7 @@ async def cohorts(conn: Conn | asyncpg.Pool, f: ReportFilters, period: str = "mo
     async with conn.transaction():
         await conn.execute(sql("report_settings"))
         records = await conn.fetch(sql("report_cohorts"), *_params(f), period)
+        production_days = await conn.fetch(sql("report_cohort_days"), *_params(f), period)
         stalls = await conn.fetch(sql("report_cohort_stalls"), *_params(f), period)
     per_period: dict[str, int] = {}
     for r in stalls:
@@ -153,13 +154,10 @@ async def cohorts(conn: Conn | asyncpg.Pool, f: ReportFilters, period: str = "mo
         per_period[label] = per_period.get(label, 0) + r["stalls"]
     counts: dict[str, dict[str, int]] = {}
     days: dict[str, list[tuple[int, int]]] = {}
-    for r in records:  # one row per period and whole day to production (-1: not in production)
-        label = period_label(r["period"], period)
-        cohort = counts.setdefault(label, dict.fromkeys(_COHORT_COUNTS, 0))
-        for key in _COHORT_COUNTS:
-            cohort[key] += r[key]
-        if r["production_day"] >= 0:
-            days.setdefault(label, []).append((r["production_day"], r["reached_production"]))
+    for r in records:
+        counts[period_label(r["period"], period)] = {key: r[key] for key in _COHORT_COUNTS}
+    for r in production_days:  # initiatives in production per period and whole day to production
+        days.setdefault(period_label(r["period"], period), []).append((r["day"], r["initiatives"]))
     return Cohorts(
         period=period,
         rows=[

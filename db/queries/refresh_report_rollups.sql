@@ -55,27 +55,45 @@ portfolio AS (
         poc_spend_usd = p.poc_spend_usd + EXCLUDED.poc_spend_usd,
         provisioning_usd = p.provisioning_usd + EXCLUDED.provisioning_usd
 ),
--- The same for the cohort counts (migration 0014), keyed by month of submission, team and business unit.
+-- The same for the cohort counts (migration 0014): by month of submission, stage bits and open or not, and
+-- the initiatives in production by whole days to production.
 cohort_changes AS (
     SELECT date_trunc('month', submitted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS submitted_month,
-           team, business_unit, reached, scrapped, stage NOT IN ('production', 'scrapped') AS open,
-           coalesce(floor(extract(epoch FROM production_at - submitted_at) / 86400)::int, -1) AS production_day,
-           sum(sign)::int AS initiatives
+           reached, scrapped, stage NOT IN ('production', 'scrapped') AS open, sum(sign)::int AS initiatives
     FROM (
-        SELECT submitted_at, team, business_unit, reached, scrapped, stage, production_at, 1 AS sign FROM new_facts
+        SELECT submitted_at, reached, scrapped, stage, 1 AS sign FROM new_facts
         UNION ALL
-        SELECT submitted_at, team, business_unit, reached, scrapped, stage, production_at, -1 AS sign
+        SELECT submitted_at, reached, scrapped, stage, -1 AS sign
         FROM report_initiative_facts WHERE initiative_id = $1
     ) changes
-    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    GROUP BY 1, 2, 3, 4
     HAVING sum(sign) <> 0
-    ORDER BY 1, 2, 3, 4, 5, 6, 7
+    ORDER BY 1, 2, 3, 4
 ),
 cohorts AS (
     INSERT INTO report_cohort_counts AS c
     SELECT * FROM cohort_changes
-    ON CONFLICT (submitted_month, team, business_unit, reached, scrapped, open, production_day) DO UPDATE SET
+    ON CONFLICT (submitted_month, reached, scrapped, open) DO UPDATE SET
         initiatives = c.initiatives + EXCLUDED.initiatives
+),
+production_day_changes AS (
+    SELECT date_trunc('month', submitted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS submitted_month,
+           floor(extract(epoch FROM production_at - submitted_at) / 86400)::int AS day,
+           sum(sign)::int AS initiatives
+    FROM (
+        SELECT submitted_at, production_at, 1 AS sign FROM new_facts WHERE production_at IS NOT NULL
+        UNION ALL
+        SELECT submitted_at, production_at, -1 AS sign
+        FROM report_initiative_facts WHERE initiative_id = $1 AND production_at IS NOT NULL
+    ) changes
+    GROUP BY 1, 2
+    HAVING sum(sign) <> 0
+    ORDER BY 1, 2
+),
+production_days AS (
+    INSERT INTO report_cohort_production_days AS d
+    SELECT * FROM production_day_changes
+    ON CONFLICT (submitted_month, day) DO UPDATE SET initiatives = d.initiatives + EXCLUDED.initiatives
 ),
 new_episodes AS MATERIALIZED (
     SELECT * FROM report_stall_episodes_source WHERE initiative_id = $1
@@ -92,22 +110,21 @@ episodes AS (
 stall_month_changes AS (
     SELECT date_trunc('month', submitted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS submitted_month,
            date_trunc('month', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS started_month,
-           team, business_unit, family, code, sum(sign)::int AS stalls
+           family, code, sum(sign)::int AS stalls
     FROM (
-        SELECT submitted_at, started_at, team, business_unit, family, code, 1 AS sign FROM new_episodes
+        SELECT submitted_at, started_at, family, code, 1 AS sign FROM new_episodes
         UNION ALL
-        SELECT submitted_at, started_at, team, business_unit, family, code, -1 AS sign
+        SELECT submitted_at, started_at, family, code, -1 AS sign
         FROM report_stall_episodes WHERE initiative_id = $1
     ) changes
-    GROUP BY 1, 2, 3, 4, 5, 6
+    GROUP BY 1, 2, 3, 4
     HAVING sum(sign) <> 0
-    ORDER BY 1, 2, 3, 4, 5, 6
+    ORDER BY 1, 2, 3, 4
 ),
 stall_months AS (
     INSERT INTO report_stall_months AS m
     SELECT * FROM stall_month_changes
-    ON CONFLICT (submitted_month, started_month, team, business_unit, family, code) DO UPDATE SET
-        stalls = m.stalls + EXCLUDED.stalls
+    ON CONFLICT (submitted_month, started_month, family, code) DO UPDATE SET stalls = m.stalls + EXCLUDED.stalls
 ),
 new_visits AS MATERIALIZED (
     SELECT * FROM report_stage_visits_source WHERE initiative_id = $1

@@ -42,6 +42,7 @@ EXPECTED_TABLES = {
     "delegations",
     "delegation_changes",
     "report_cohort_counts",
+    "report_cohort_production_days",
     "report_stall_months",
 }
 

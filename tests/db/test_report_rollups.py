@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -16,6 +16,7 @@ from activities.provisioning import BuiltinProvisioner, ProvisioningActivities
 from bench.reports import row_by_row
 from db import events_repo, reports_repo, rollups_repo
 from db.pool import Conn
+from schemas.classification import DeploymentTarget, Procurement
 from schemas.events import EventKind, InitiativeSnapshot, RecordEventsInput
 from schemas.integrations import ProvisionInput
 from schemas.reports import ReportFilters
@@ -23,7 +24,7 @@ from schemas.stages import InitiativeStatus, Stage
 from schemas.taxonomy import ReasonCode
 from tests.conftest import SUBMITTER, make_spec
 from tests.db.test_events_repo import POLICY, T0, Connection, conn
-from tests.db.test_reports import Walk, _start, seed
+from tests.db.test_reports import Walk, _record, _start, seed
 
 __all__ = ["conn"]  # the fixture, re-used from the repository tests
 
@@ -93,15 +94,20 @@ async def assert_rollups_match_sources(conn: Conn | asyncpg.Pool, ids: list[str]
     month = "date_trunc('month', submitted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
     cohorts = await conn.fetch("SELECT * FROM report_cohort_counts WHERE initiatives <> 0")
     grouped = await conn.fetch(
-        f"SELECT {month}, team, business_unit, reached, scrapped, stage NOT IN ('production', 'scrapped'),"  # noqa: S608
-        " coalesce(floor(extract(epoch FROM production_at - submitted_at) / 86400)::int, -1), count(*)::int"
-        " FROM report_initiative_facts GROUP BY 1, 2, 3, 4, 5, 6, 7"
+        f"SELECT {month}, reached, scrapped, stage NOT IN ('production', 'scrapped'), count(*)::int"  # noqa: S608
+        " FROM report_initiative_facts GROUP BY 1, 2, 3, 4"
     )
     assert {tuple(r.values()) for r in cohorts} == {tuple(r.values()) for r in grouped}
+    days = await conn.fetch("SELECT * FROM report_cohort_production_days WHERE initiatives <> 0")
+    grouped = await conn.fetch(
+        f"SELECT {month}, floor(extract(epoch FROM production_at - submitted_at) / 86400)::int,"  # noqa: S608
+        " count(*)::int FROM report_initiative_facts WHERE production_at IS NOT NULL GROUP BY 1, 2"
+    )
+    assert {tuple(r.values()) for r in days} == {tuple(r.values()) for r in grouped}
     stall_months = await conn.fetch("SELECT * FROM report_stall_months WHERE stalls <> 0")
     stalls = await conn.fetch(
         f"SELECT {month}, date_trunc('month', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',"  # noqa: S608
-        " team, business_unit, family, code, count(*)::int FROM report_stall_episodes GROUP BY 1, 2, 3, 4, 5, 6"
+        " family, code, count(*)::int FROM report_stall_episodes GROUP BY 1, 2, 3, 4"
     )
     assert {tuple(r.values()) for r in stall_months} == {tuple(r.values()) for r in stalls}
     return counts
@@ -305,3 +311,56 @@ async def test_odd_rows_loaded_around_liftoff_read_the_same_from_counters_and_ro
     [scrap] = (await reports_repo.scrap_reasons(conn, ReportFilters(team=team))).model_dump(mode="json")["rows"]
     assert (scrap["family"], scrap["code"], scrap["stage"], scrap["initiatives"]) == (None, None, "poc", 1)
     await assert_rollups_match_sources(conn, [backwards.iid, unexplained.iid])
+
+
+async def test_cohorts_from_the_counters_equal_the_cohorts_counted_team_by_team(conn: Connection) -> None:
+    """The whole portfolio (counters for whole months, rows at a window's ends) against every team's rows."""
+    await seed(conn)
+    # and submissions over five months, so that windows have whole months and partial ones
+    for n in range(10):
+        submitted = datetime(2025, 3 + n // 2, 1 + 9 * (n % 2), 12, tzinfo=UTC)
+        walk = _start(f"cohort-{uuid.uuid4().hex[:10]}", submitted).wait(timedelta(days=2)).advance(Stage.POC)
+        if n % 3 == 0:
+            walk.wait(timedelta(days=40)).stall(ReasonCode.DATA_ACCESS_BLOCKED)
+        if n % 4 == 1:
+            walk.wait(timedelta(days=5)).scrap(ReasonCode.BUDGET_CUT)
+        await _record(
+            conn,
+            walk,
+            team=f"cohort-team-{n % 3}",
+            bu="cohort-bu",
+            procurement=Procurement.SEPARATE,
+            target=DeploymentTarget.PUBLIC_CLOUD,
+            submitted_at=submitted,
+        )
+    teams = [r["team"] for r in await conn.fetch("SELECT DISTINCT team FROM report_initiative_facts")]
+    first = await conn.fetchval("SELECT min(submitted_at) FROM report_initiative_facts")
+    last = await conn.fetchval("SELECT max(submitted_at) FROM report_initiative_facts")
+    middle = first + (last - first) / 2
+    windows = [
+        ReportFilters(),
+        ReportFilters(since=first + (middle - first) / 3),  # starts inside a month
+        ReportFilters(since=first, until=middle),
+        # ends on the start of the month after the first submission's
+        ReportFilters(until=(datetime(first.year, first.month, 1, tzinfo=UTC) + timedelta(days=32)).replace(day=1)),
+    ]
+    for window in windows:
+        whole = await reports_repo.cohorts(conn, window, "month")
+        assert whole.rows, window  # not vacuous
+        summed: dict[str, dict[str, int]] = {}
+        stalls: dict[tuple[str, str | None, str | None], int] = {}
+        for team in teams:
+            part = await reports_repo.cohorts(conn, window.model_copy(update={"team": team}), "month")
+            for row in part.rows:
+                into = summed.setdefault(row.period, {})
+                for key, value in row.model_dump().items():
+                    if isinstance(value, int) and key != "period":
+                        into[key] = into.get(key, 0) + value
+            for s in part.stall_reasons:
+                stalls[s.period, s.family, s.code] = stalls.get((s.period, s.family, s.code), 0) + s.stalls
+        counted = {
+            r.period: {k: v for k, v in r.model_dump().items() if isinstance(v, int) and k != "period"}
+            for r in whole.rows
+        }
+        assert counted == summed, window
+        assert {(s.period, s.family, s.code): s.stalls for s in whole.stall_reasons} == stalls, window
