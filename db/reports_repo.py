@@ -8,7 +8,7 @@ dump is the API's answer: numbers as ``int`` or ``float`` (never ``Decimal``), t
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -145,9 +145,10 @@ async def cohorts(conn: Conn | asyncpg.Pool, f: ReportFilters, period: str = "mo
             return await cohorts(one, f, period)
     async with conn.transaction():
         await conn.execute(sql("report_settings"))
-        records = await conn.fetch(sql("report_cohorts"), *_params(f), period)
-        production_days = await conn.fetch(sql("report_cohort_days"), *_params(f), period)
-        stalls = await conn.fetch(sql("report_cohort_stalls"), *_params(f), period)
+        args = (*cohort_window(f), period, *cohort_months(f))
+        records = await conn.fetch(sql("report_cohorts"), *args)
+        production_days = await conn.fetch(sql("report_cohort_days"), *args)
+        stalls = await conn.fetch(sql("report_cohort_stalls"), *args)
     per_period: dict[str, int] = {}
     for r in stalls:
         label = period_label(r["period"], period)
@@ -183,6 +184,31 @@ async def cohorts(conn: Conn | asyncpg.Pool, f: ReportFilters, period: str = "mo
             for r in stalls
         ],
     )
+
+
+_EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def cohort_window(f: ReportFilters) -> tuple[datetime, datetime, str | None, str | None]:
+    """since, until (the earliest and latest times for no bound), team, business unit."""
+    return (f.since or _EARLIEST, f.until or _LATEST, f.team, f.business_unit)
+
+
+def cohort_months(f: ReportFilters) -> tuple[datetime, datetime]:
+    """The whole months (UTC) of the window ``[from, until)`` the cohort counters answer for.
+
+    None for a team or a business unit (the counters are not kept per team): then ``from == until`` is the
+    window's end, and every row in scope is counted from the rows.
+    """
+    since, until = (t.astimezone(UTC) for t in cohort_window(f)[:2])
+    first = datetime(since.year, since.month, 1, tzinfo=UTC) if since > _EARLIEST else _EARLIEST
+    if first < since:
+        first = datetime(first.year + first.month // 12, first.month % 12 + 1, 1, tzinfo=UTC)
+    last = datetime(until.year, until.month, 1, tzinfo=UTC) if until < _LATEST else _LATEST
+    if f.team is not None or f.business_unit is not None or first >= last:
+        return until, until
+    return first, last
 
 
 #: The counts of a cohort row, as report_cohorts.sql sums them.

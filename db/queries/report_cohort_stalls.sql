@@ -1,43 +1,19 @@
 -- Stall reasons per period ($5: month or quarter, UTC) in which the stalls began: which causes are growing.
--- Scope: $1 since, $2 until (submitted_at in [since, until)), $3 team, $4 business_unit; NULL = no filter.
--- The months (UTC) wholly inside the window are read from counters the writers keep (migration 0014); the
--- initiatives submitted in the partial months at its ends, or of one team or business unit, from their rows.
-WITH ends AS (
-    SELECT coalesce($1::timestamptz, '-infinity') AS since,
-           coalesce($2::timestamptz, 'infinity') AS until,
-           CASE
-               WHEN $1::timestamptz IS NULL THEN '-infinity'::timestamptz
-               WHEN date_trunc('month', $1::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' = $1::timestamptz
-                   THEN $1::timestamptz
-               ELSE (date_trunc('month', $1::timestamptz AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC'
-           END AS months_from,
-           CASE
-               WHEN $2::timestamptz IS NULL THEN 'infinity'::timestamptz
-               ELSE date_trunc('month', $2::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
-           END AS months_until
-),
--- whole months from full_from to full_until (none for a team or business unit: the counters are not kept
--- per team), and row by row before and after them
-bounds AS (
-    SELECT since,
-           until,
-           CASE WHEN months_from < months_until AND $3::text IS NULL AND $4::text IS NULL
-                THEN months_from ELSE until END AS full_from,
-           CASE WHEN months_from < months_until AND $3::text IS NULL AND $4::text IS NULL
-                THEN months_until ELSE until END AS full_until
-    FROM ends
-),
-counted AS (
-    SELECT m.started_month, m.family, m.code, m.stalls::bigint AS n
-    FROM bounds b
-    JOIN report_stall_months m ON m.submitted_month >= b.full_from AND m.submitted_month < b.full_until
+-- Scope: $1 since, $2 until (submitted_at in [since, until); -infinity / infinity for no bound), $3 team,
+-- $4 business_unit (NULL = no filter), $5 month or quarter. $6 and $7 bound the whole months (UTC) read from
+-- the counters the writers keep (migration 0014): the caller sets them (db/reports_repo.cohort_months), empty
+-- for a team or business unit (the counters are not kept per team); the rest is counted from the rows, in
+-- [since, $6) and [$7, until).
+WITH counted AS (
+    SELECT started_month, family, code, stalls::bigint AS n
+    FROM report_stall_months
+    WHERE submitted_month >= $6::timestamptz AND submitted_month < $7::timestamptz
     UNION ALL
     SELECT date_trunc('month', e.started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', e.family, e.code, 1
-    FROM bounds b
-    JOIN report_stall_episodes e
-        ON (e.submitted_at >= b.since AND e.submitted_at < b.full_from)
-        OR (e.submitted_at >= b.full_until AND e.submitted_at < b.until)
-    WHERE ($3::text IS NULL OR e.team = $3) AND ($4::text IS NULL OR e.business_unit = $4)
+    FROM report_stall_episodes e
+    WHERE ((e.submitted_at >= $1::timestamptz AND e.submitted_at < $6::timestamptz)
+        OR (e.submitted_at >= $7::timestamptz AND e.submitted_at < $2::timestamptz))
+      AND ($3::text IS NULL OR e.team = $3) AND ($4::text IS NULL OR e.business_unit = $4)
 )
 SELECT date_trunc($5::text, started_month, 'UTC') AS period, family, code, sum(n)::int AS stalls
 FROM counted

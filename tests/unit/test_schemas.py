@@ -122,3 +122,25 @@ def test_median_of_counts_interpolates_as_percentile_cont() -> None:
     assert median_of_counts([(1, 1), (3, 1)]) == 2.0  # even: the two middle values, halved
     assert median_of_counts([(10, 2), (1, 3)]) == 1.0  # 1 1 1 10 10
     assert median_of_counts([(10, 2), (1, 2)]) == 5.5  # 1 1 10 10
+
+
+def test_cohort_months_are_the_whole_utc_months_inside_the_window() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from db.reports_repo import cohort_months
+    from schemas.reports import ReportFilters
+
+    def at(year: int, month: int, day: int) -> datetime:
+        return datetime(year, month, day, tzinfo=UTC)
+
+    everything = cohort_months(ReportFilters())
+    assert (everything[0].year, everything[1].year) == (1, 9999)
+    assert cohort_months(ReportFilters(since=at(2026, 3, 1), until=at(2026, 6, 1))) == (at(2026, 3, 1), at(2026, 6, 1))
+    assert cohort_months(ReportFilters(since=at(2026, 3, 2), until=at(2026, 6, 20))) == (at(2026, 4, 1), at(2026, 6, 1))
+    assert cohort_months(ReportFilters(since=at(2026, 12, 5)))[0] == at(2027, 1, 1)
+    # 2026-03-01 00:30 in Berlin is still February in UTC: March is whole
+    berlin = datetime(2026, 3, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))
+    assert cohort_months(ReportFilters(since=berlin, until=at(2026, 5, 1))) == (at(2026, 3, 1), at(2026, 5, 1))
+    # inside one month, or for a team: no whole month, every row counted
+    assert cohort_months(ReportFilters(since=at(2026, 3, 2), until=at(2026, 3, 20))) == (at(2026, 3, 20),) * 2
+    assert cohort_months(ReportFilters(team="t", until=at(2026, 3, 20))) == (at(2026, 3, 20),) * 2
