@@ -118,7 +118,12 @@ def _changes(visit: VisitRow, before: Replayed, after: Replayed) -> list[tuple[s
 
 
 def compare(
-    visits: list[VisitRow], assessed: list[AssessedRow], baseline: Policy, candidate: Policy, now: datetime
+    visits: list[VisitRow],
+    assessed: list[AssessedRow],
+    baseline: Policy,
+    candidate: Policy,
+    now: datetime,
+    not_assessed: int = 0,
 ) -> BacktestResult:
     """Both policies over the recorded visits and assessments, and every difference."""
     tallies = (_Tally(), _Tally())
@@ -163,6 +168,7 @@ def compare(
             )
             for s in stages
         ],
+        not_assessed=not_assessed,
     )
 
 
@@ -170,5 +176,5 @@ async def backtest(pool: asyncpg.Pool, scope: ReportFilters, baseline: Policy, c
     """Read the recorded visits and assessments in scope (PostgreSQL only, nothing written) and compare."""
     async with pool.acquire() as conn, conn.transaction(readonly=True):
         visits = await backtest_repo.visits(conn, scope)
-        assessed = await backtest_repo.assessed(conn, scope)
-    return compare(visits, assessed, baseline, candidate, datetime.now(UTC))
+        assessed, unreadable = await backtest_repo.assessed(conn, scope)
+    return compare(visits, assessed, baseline, candidate, datetime.now(UTC), unreadable)

@@ -44,6 +44,7 @@ TARGET_P95_MS = 50.0
 NOW_DEPENDENT = {
     "stalled-now": {"stalled_seconds"},
     "stall-reasons": {"total_stalled_seconds", "median_stalled_seconds"},
+    "spend": {"monthly_run_rate_usd"},
 }
 
 Row = tuple[str, str, float, float, float, float]  # report, scope, p50, p95, baseline p50, baseline p95

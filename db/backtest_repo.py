@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from db.pool import Conn
 from db.queries import sql
@@ -52,10 +52,19 @@ async def visits(conn: Conn | asyncpg.Pool, f: ReportFilters) -> list[VisitRow]:
     return [VisitRow.model_validate(dict(r)) for r in rows]
 
 
-async def assessed(conn: Conn | asyncpg.Pool, f: ReportFilters) -> list[AssessedRow]:
-    """The initiatives that reached the infrastructure review, with their spec and provisioned cost."""
+async def assessed(conn: Conn | asyncpg.Pool, f: ReportFilters) -> tuple[list[AssessedRow], int]:
+    """The initiatives that reached the infrastructure review, with their spec and provisioned cost.
+
+    Also how many of them hold a submission that does not read as one (rows loaded around liftoff).
+    """
     rows = await conn.fetch(sql("backtest_assessed"), *_params(f))
-    return [AssessedRow.model_validate({**dict(r), "spec": _json(r["spec"])}) for r in rows]
+    found: list[AssessedRow] = []
+    for r in rows:
+        try:
+            found.append(AssessedRow.model_validate({**dict(r), "spec": _json(r["spec"])}))
+        except ValidationError:
+            continue
+    return found, len(rows) - len(found)
 
 
 def _json(value: object) -> object:

@@ -79,3 +79,6 @@ class BacktestResult(BaseModel):
     totals: BacktestTotals
     changed: list[Change]
     days_by_stage: list[StageDays]
+    #: initiatives that reached the infrastructure review whose recorded submission could not be read (rows
+    #: loaded around liftoff): their assessment is not re-run
+    not_assessed: int = 0

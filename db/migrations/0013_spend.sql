@@ -6,11 +6,13 @@ SELECT i.id, i.title, i.team, i.business_unit, i.submitted_at, i.stage, i.budget
        coalesce(c.provisioned_usd, 0) AS provisioned_usd,
        coalesce(c.run_rate_usd, 0) AS run_rate_usd
 FROM initiatives i
-LEFT JOIN LATERAL (
-    SELECT sum(pr.cost_usd) AS provisioned_usd,
+-- one pass over the ledger (a hash join), not a lookup per initiative
+LEFT JOIN (
+    SELECT pr.initiative_id,
+           sum(pr.cost_usd) AS provisioned_usd,
            sum(pr.cost_usd * 30 / greatest(extract(epoch FROM now() - pr.created_at) / 86400, 1))
                FILTER (WHERE pr.deprovisioned_at IS NULL AND pr.status NOT IN ('deprovisioned', 'failed'))
                AS run_rate_usd
     FROM provisioned_resources pr
-    WHERE pr.initiative_id = i.id
-) c ON true;
+    GROUP BY pr.initiative_id
+) c ON c.initiative_id = i.id;

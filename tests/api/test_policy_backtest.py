@@ -53,7 +53,9 @@ async def test_backtest_over_http_and_in_the_terminal(
             "totals",
             "changed",
             "days_by_stage",
+            "not_assessed",
         ]
+        assert result["not_assessed"] == 0
         assert result["totals"]["gates_not_closed"] == {"baseline": 0, "candidate": 1}
         assert [c["what"] for c in result["changed"]] == ["infra_review's gate would not have closed without security"]
 

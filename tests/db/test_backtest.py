@@ -12,6 +12,7 @@ import pytest_asyncio
 
 from api.backtest import backtest
 from db import events_repo
+from schemas.backtest import Compared
 from schemas.events import EventKind, InitiativeSnapshot, LifecycleEvent, RecordEventsInput
 from schemas.policy import Policy
 from schemas.policy_file import policy_with
@@ -154,3 +155,15 @@ async def test_stricter_it_standards_raise_blocking_findings(
     [change] = result.changed
     assert change.id == f"{portfolio}-a"
     assert change.what == "blocking finding: budget 300,000 USD exceeds the limit of 100,000 USD"
+
+
+async def test_a_submission_that_does_not_read_is_counted_not_assessed(
+    pool: asyncpg.Pool, policy: Policy, portfolio: str
+) -> None:
+    # a row loaded around liftoff, with a stub for its submission (this test's own portfolio)
+    await pool.execute('UPDATE initiatives SET spec = \'{"title": "stub"}\'::jsonb WHERE id = $1', f"{portfolio}-a")
+    stricter = policy_with({"it_standards": {"max_budget_usd": 100_000}})
+    result = await backtest(pool, ReportFilters(team=portfolio), policy, stricter)
+    assert result.not_assessed == 1
+    assert result.totals.blocking_findings == Compared(baseline=0, candidate=0)
+    assert result.initiatives == 3  # its visits still replay
