@@ -8,9 +8,10 @@ SELECT i.id, i.title, i.team, i.business_unit, i.submitted_at, i.stage, i.budget
 FROM initiatives i
 -- one pass over the ledger (a hash join), not a lookup per initiative
 LEFT JOIN (
+    -- float8 arithmetic (date_part, not extract, which is numeric): numeric division made this 0.4 s
     SELECT pr.initiative_id,
            sum(pr.cost_usd) AS provisioned_usd,
-           sum(pr.cost_usd * 30 / greatest(extract(epoch FROM now() - pr.created_at) / 86400, 1))
+           sum(pr.cost_usd::float8 * 30 / greatest(date_part('epoch', now() - pr.created_at) / 86400, 1))
                FILTER (WHERE pr.deprovisioned_at IS NULL AND pr.status NOT IN ('deprovisioned', 'failed'))
                AS run_rate_usd
     FROM provisioned_resources pr

@@ -10,8 +10,8 @@ WITH counted AS (
     FROM report_cohort_production_days
     WHERE submitted_month >= $6::timestamptz AND submitted_month < $7::timestamptz
     UNION ALL
-    SELECT date_trunc('month', f.submitted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
-           floor(extract(epoch FROM f.production_at - f.submitted_at) / 86400)::int, 1
+    SELECT f.submitted_at,
+           floor(date_part('epoch', f.production_at - f.submitted_at) / 86400)::int, 1
     FROM report_initiative_facts f
     WHERE ((f.submitted_at >= $1::timestamptz AND f.submitted_at < $6::timestamptz)
         OR (f.submitted_at >= $7::timestamptz AND f.submitted_at < $2::timestamptz))

@@ -9,7 +9,7 @@ WITH counted AS (
     FROM report_stall_months
     WHERE submitted_month >= $6::timestamptz AND submitted_month < $7::timestamptz
     UNION ALL
-    SELECT date_trunc('month', e.started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', e.family, e.code, 1
+    SELECT e.started_at, e.family, e.code, 1
     FROM report_stall_episodes e
     WHERE ((e.submitted_at >= $1::timestamptz AND e.submitted_at < $6::timestamptz)
         OR (e.submitted_at >= $7::timestamptz AND e.submitted_at < $2::timestamptz))

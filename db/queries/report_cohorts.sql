@@ -11,7 +11,7 @@ WITH counted AS (
     FROM report_cohort_counts
     WHERE submitted_month >= $6::timestamptz AND submitted_month < $7::timestamptz
     UNION ALL
-    SELECT date_trunc('month', f.submitted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', f.reached, f.scrapped,
+    SELECT f.submitted_at, f.reached, f.scrapped,
            f.stage NOT IN ('production', 'scrapped'), 1
     FROM report_initiative_facts f
     WHERE ((f.submitted_at >= $1::timestamptz AND f.submitted_at < $6::timestamptz)
