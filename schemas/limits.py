@@ -114,6 +114,8 @@ _MOMENT_RANGE = "must be an ISO 8601 time in the years 1971 to 2999"
 
 
 def _moment_text(value: object) -> object:
+    if not isinstance(value, (str, datetime)):  # a number would be read as seconds since 1970: not what was meant
+        raise ValueError(_MOMENT_RANGE)  # noqa: TRY004 - a validation error (422), as pydantic expects
     if isinstance(value, str) and not _MOMENT_TEXT.match(value):
         raise ValueError(_MOMENT_RANGE)
     return value

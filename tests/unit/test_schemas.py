@@ -144,3 +144,14 @@ def test_cohort_months_are_the_whole_utc_months_inside_the_window() -> None:
     # inside one month, or for a team: no whole month, every row counted
     assert cohort_months(ReportFilters(since=at(2026, 3, 2), until=at(2026, 3, 20))) == (at(2026, 3, 20),) * 2
     assert cohort_months(ReportFilters(team="t", until=at(2026, 3, 20))) == (at(2026, 3, 20),) * 2
+
+
+def test_a_moment_in_a_body_is_a_string_never_a_number() -> None:
+    from pydantic import ValidationError
+
+    from schemas.backtest import BacktestRequest
+
+    assert BacktestRequest.model_validate({"policy": {}, "until": "2026-01-01T00:00:00Z"}).until is not None
+    for number in (0, 1_700_000_000, 1.5, True):
+        with pytest.raises(ValidationError):
+            BacktestRequest.model_validate({"policy": {}, "until": number})

@@ -16,6 +16,11 @@ from tests.conftest import SUBMITTER, make_start
 from tests.workflows.helpers import start, status, update
 
 
+async def _current_run(client: Client, workflow_id: str) -> str:
+    """The run id of the workflow's latest run (from the server, not eventually consistent visibility)."""
+    return (await client.get_workflow_handle(workflow_id).describe()).run_id or ""
+
+
 async def _runs(client: Client, workflow_id: str) -> int:
     return len([w async for w in client.list_workflows(f'WorkflowId="{workflow_id}"')])
 
@@ -34,16 +39,24 @@ async def test_continue_as_new_mid_stage_keeps_pending_approvals(
     await update(
         handle, "report_blocker", ReportBlockerInput(actor=SUBMITTER, reason_code=ReasonCode.SKILLS_UNAVAILABLE)
     )
-    runs_before = await _runs(client, handle.id)
     view = await update(handle, "approve", ApproveInput(approver="olga@example.com", role=Role.IT_OPERATIONS))
     assert view.awaiting_roles == ["business_owner"]
+    run_with_approval = await _current_run(client, handle.id)
 
-    # the approval pushed the history past its limit: the workflow hands over to a new run mid-stage
-    for _ in range(100):
-        if await _runs(client, handle.id) > runs_before:
-            break
-        await asyncio.sleep(0.05)
-    assert await _runs(client, handle.id) > runs_before, "the workflow did not continue as new"
+    # Past its history limit the workflow hands over to a new run mid-stage, olga's approval pending. How many
+    # events a run takes depends on load (a workflow task that times out adds some), so the run may have
+    # handed over before the approval: then hold and resume (more history) until it hands over after it.
+    for _ in range(20):
+        for _ in range(20):
+            if await _current_run(client, handle.id) != run_with_approval:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            await update(handle, "hold", HoldInput(actor=SUBMITTER, reason_code=ReasonCode.BUDGET_CUT))
+            await update(handle, "resume", {"actor": SUBMITTER})
+            continue
+        break
+    assert await _current_run(client, handle.id) != run_with_approval, "the workflow did not continue as new"
 
     carried: InitiativeStatusView = await status(handle)
     assert carried.stage is Stage.IT_SIGNOFF
