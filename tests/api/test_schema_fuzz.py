@@ -94,21 +94,29 @@ async def served(
 
 
 async def _real_initiatives(base_url: str) -> list[str]:
-    """Three initiatives: one proposed, one in PoC, one scrapped."""
+    """Three initiatives: one proposed, one in PoC, one scrapped.
+
+    The previous run's bad tokens may have this client waiting (429 with Retry-After): it waits, as told.
+    """
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+
+        async def post(path: str, body: dict[str, object], who: str) -> httpx.Response:
+            for _ in range(10):
+                answer = await http.post(path, json=body, headers=auth(who))
+                if answer.status_code != 429:
+                    return answer
+                await asyncio.sleep(float(answer.headers.get("Retry-After", "1")) + 0.1)
+            return answer
+
         ids = []
         for _ in range(3):
-            created = await http.post("/v1/initiatives", json=submission(), headers=auth("alice@example.com"))
+            created = await post("/v1/initiatives", submission(), "alice@example.com")
             assert created.status_code == 201, created.text
             ids.append(str(created.json()["id"]))
-        approved = await http.post(
-            f"/v1/initiatives/{ids[1]}/approve", json={"role": "portfolio"}, headers=auth("paula@example.com")
-        )
+        approved = await post(f"/v1/initiatives/{ids[1]}/approve", {"role": "portfolio"}, "paula@example.com")
         assert approved.status_code == 200, approved.text
-        scrapped = await http.post(
-            f"/v1/initiatives/{ids[2]}/scrap",
-            json={"reason_code": "BUDGET_CUT", "detail": "fuzzing"},
-            headers=auth("alice@example.com"),
+        scrapped = await post(
+            f"/v1/initiatives/{ids[2]}/scrap", {"reason_code": "BUDGET_CUT", "detail": "fuzzing"}, "alice@example.com"
         )
         assert scrapped.status_code == 200, scrapped.text
     return ids
