@@ -8,6 +8,7 @@ act for A). The workflow still applies separation of duties to both names.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -29,6 +30,11 @@ class Delegation(BaseModel):
     until: datetime
     #: ``file`` (the principals file) or ``self`` (the delegator set it through the API)
     source: Literal["file", "self"]
+
+
+def naming(in_force: Mapping[str, Delegation], delegate: str) -> list[Delegation]:
+    """Of the delegations ``in_force``, those that name ``delegate``, by delegator."""
+    return sorted((d for d in in_force.values() if d.delegate == delegate.lower()), key=lambda d: d.delegator)
 
 
 class Delegations:
@@ -64,9 +70,7 @@ class Delegations:
 
     async def acting_for(self, delegate: str) -> list[Delegation]:
         """The delegations in force that name ``delegate``, by delegator."""
-        return sorted(
-            (d for d in (await self.active()).values() if d.delegate == delegate.lower()), key=lambda d: d.delegator
-        )
+        return naming(await self.active(), delegate)
 
     async def refusal(self, *, delegate: str, delegator: str, role: str) -> str | None:
         """Why ``delegate`` may not decide as ``role`` for ``delegator`` now, or None when they may."""

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from api import bodies
 from api.context import ApiContext, Caller, Ctx
-from api.delegation import Delegation, Delegations
+from api.delegation import Delegation, Delegations, naming
 from api.errors import problems, unprocessable
 from api.principals import Principal
 from api.views import DelegationView, MyDelegation, Queue, QueueItem
@@ -74,11 +74,11 @@ def _view(d: Delegation) -> DelegationView:
 
 
 async def _mine(ctx: ApiContext, principal: Principal) -> MyDelegation:
-    delegations = Delegations(ctx.pool, ctx.directory)
-    own = await delegations.of(principal.email)
+    in_force = await Delegations(ctx.pool, ctx.directory).active()  # one read for both answers
+    own = in_force.get(principal.email)
     return MyDelegation(
         delegate=_view(own) if own else None,
-        acting_for=[_view(d) for d in await delegations.acting_for(principal.email)],
+        acting_for=[_view(d) for d in naming(in_force, principal.email)],
     )
 
 

@@ -93,6 +93,13 @@ async def api(
         task_queue=task_queue,
         ui_base_url="http://ui.test",
     )
+    async with app_client(ctx) as http:
+        yield http
+
+
+@asynccontextmanager
+async def app_client(ctx: ApiContext) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client that calls the app of ``ctx`` in process."""
     transport = httpx.ASGITransport(app=create_app(ctx))
     async with httpx.AsyncClient(transport=transport, base_url="http://api.test", timeout=30) as http:
         yield http
@@ -112,7 +119,5 @@ async def signing_api(
         ui_base_url="http://ui.test",
         approval_secret=secret,
     )
-    async with build_worker(client, pool, task_queue=queue, approval_secret=secret):
-        transport = httpx.ASGITransport(app=create_app(ctx))
-        async with httpx.AsyncClient(transport=transport, base_url="http://api.test", timeout=30) as http:
-            yield http
+    async with build_worker(client, pool, task_queue=queue, approval_secret=secret), app_client(ctx) as http:
+        yield http
