@@ -198,15 +198,15 @@ def cohort_window(f: ReportFilters) -> tuple[datetime, datetime, str | None, str
 def cohort_months(f: ReportFilters) -> tuple[datetime, datetime]:
     """The whole months (UTC) of the window ``[from, until)`` the cohort counters answer for.
 
-    None for a team or a business unit (the counters are not kept per team): then ``from == until`` is the
-    window's end, and every row in scope is counted from the rows.
+    When the window holds no whole month, ``from == until`` is the window's end, and every row in scope is
+    counted from the rows.
     """
     since, until = (t.astimezone(UTC) for t in cohort_window(f)[:2])
     first = datetime(since.year, since.month, 1, tzinfo=UTC) if since > _EARLIEST else _EARLIEST
     if first < since:
         first = datetime(first.year + first.month // 12, first.month % 12 + 1, 1, tzinfo=UTC)
     last = datetime(until.year, until.month, 1, tzinfo=UTC) if until < _LATEST else _LATEST
-    if f.team is not None or f.business_unit is not None or first >= last:
+    if first >= last:
         return until, until
     return first, last
 

@@ -55,44 +55,68 @@ portfolio AS (
         poc_spend_usd = p.poc_spend_usd + EXCLUDED.poc_spend_usd,
         provisioning_usd = p.provisioning_usd + EXCLUDED.provisioning_usd
 ),
--- The same for the cohort counts (migration 0014): by month of submission, stage bits and open or not, and
--- the initiatives in production by whole days to production.
-cohort_changes AS (
-    SELECT date_trunc('month', submitted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS submitted_month,
+-- The same for the cohort counts, per team and business unit (migration 0015) and, summed from those, for
+-- the whole portfolio (migration 0014): by month of submission, stage bits and open or not, and the
+-- initiatives in production by whole days to production.
+team_cohort_changes AS (
+    SELECT team, business_unit,
+           date_trunc('month', submitted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS submitted_month,
            reached, scrapped, stage NOT IN ('production', 'scrapped') AS open, sum(sign)::int AS initiatives
     FROM (
-        SELECT submitted_at, reached, scrapped, stage, 1 AS sign FROM new_facts
+        SELECT team, business_unit, submitted_at, reached, scrapped, stage, 1 AS sign FROM new_facts
         UNION ALL
-        SELECT submitted_at, reached, scrapped, stage, -1 AS sign
+        SELECT team, business_unit, submitted_at, reached, scrapped, stage, -1 AS sign
         FROM report_initiative_facts WHERE initiative_id = $1
+    ) changes
+    GROUP BY 1, 2, 3, 4, 5, 6
+    HAVING sum(sign) <> 0
+    ORDER BY 1, 2, 3, 4, 5, 6
+),
+team_cohorts AS (
+    INSERT INTO report_team_cohort_counts AS c
+    SELECT * FROM team_cohort_changes
+    ON CONFLICT (team, business_unit, submitted_month, reached, scrapped, open) DO UPDATE SET
+        initiatives = c.initiatives + EXCLUDED.initiatives
+),
+cohorts AS (
+    INSERT INTO report_cohort_counts AS c
+    SELECT submitted_month, reached, scrapped, open, sum(initiatives)::int
+    FROM team_cohort_changes
+    GROUP BY 1, 2, 3, 4
+    HAVING sum(initiatives) <> 0
+    ORDER BY 1, 2, 3, 4
+    ON CONFLICT (submitted_month, reached, scrapped, open) DO UPDATE SET
+        initiatives = c.initiatives + EXCLUDED.initiatives
+),
+team_production_day_changes AS (
+    SELECT team, business_unit,
+           date_trunc('month', submitted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS submitted_month,
+           floor(extract(epoch FROM production_at - submitted_at) / 86400)::int AS day,
+           sum(sign)::int AS initiatives
+    FROM (
+        SELECT team, business_unit, submitted_at, production_at, 1 AS sign
+        FROM new_facts WHERE production_at IS NOT NULL
+        UNION ALL
+        SELECT team, business_unit, submitted_at, production_at, -1 AS sign
+        FROM report_initiative_facts WHERE initiative_id = $1 AND production_at IS NOT NULL
     ) changes
     GROUP BY 1, 2, 3, 4
     HAVING sum(sign) <> 0
     ORDER BY 1, 2, 3, 4
 ),
-cohorts AS (
-    INSERT INTO report_cohort_counts AS c
-    SELECT * FROM cohort_changes
-    ON CONFLICT (submitted_month, reached, scrapped, open) DO UPDATE SET
-        initiatives = c.initiatives + EXCLUDED.initiatives
-),
-production_day_changes AS (
-    SELECT date_trunc('month', submitted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS submitted_month,
-           floor(extract(epoch FROM production_at - submitted_at) / 86400)::int AS day,
-           sum(sign)::int AS initiatives
-    FROM (
-        SELECT submitted_at, production_at, 1 AS sign FROM new_facts WHERE production_at IS NOT NULL
-        UNION ALL
-        SELECT submitted_at, production_at, -1 AS sign
-        FROM report_initiative_facts WHERE initiative_id = $1 AND production_at IS NOT NULL
-    ) changes
-    GROUP BY 1, 2
-    HAVING sum(sign) <> 0
-    ORDER BY 1, 2
+team_production_days AS (
+    INSERT INTO report_team_cohort_production_days AS d
+    SELECT * FROM team_production_day_changes
+    ON CONFLICT (team, business_unit, submitted_month, day) DO UPDATE SET
+        initiatives = d.initiatives + EXCLUDED.initiatives
 ),
 production_days AS (
     INSERT INTO report_cohort_production_days AS d
-    SELECT * FROM production_day_changes
+    SELECT submitted_month, day, sum(initiatives)::int
+    FROM team_production_day_changes
+    GROUP BY 1, 2
+    HAVING sum(initiatives) <> 0
+    ORDER BY 1, 2
     ON CONFLICT (submitted_month, day) DO UPDATE SET initiatives = d.initiatives + EXCLUDED.initiatives
 ),
 new_episodes AS MATERIALIZED (
@@ -106,24 +130,36 @@ episodes AS (
         first_of_reason = EXCLUDED.first_of_reason
     WHERE (e.seconds, e.first_of_reason) IS DISTINCT FROM (EXCLUDED.seconds, EXCLUDED.first_of_reason)
 ),
--- What this refresh changes in report_stall_episodes, added to the stall counts per month (migration 0014).
-stall_month_changes AS (
-    SELECT date_trunc('month', submitted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS submitted_month,
+-- What this refresh changes in report_stall_episodes, added to the stall counts per month, per team and
+-- business unit (migration 0015) and for the whole portfolio (migration 0014).
+team_stall_month_changes AS (
+    SELECT team, business_unit,
+           date_trunc('month', submitted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS submitted_month,
            date_trunc('month', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS started_month,
            family, code, sum(sign)::int AS stalls
     FROM (
-        SELECT submitted_at, started_at, family, code, 1 AS sign FROM new_episodes
+        SELECT team, business_unit, submitted_at, started_at, family, code, 1 AS sign FROM new_episodes
         UNION ALL
-        SELECT submitted_at, started_at, family, code, -1 AS sign
+        SELECT team, business_unit, submitted_at, started_at, family, code, -1 AS sign
         FROM report_stall_episodes WHERE initiative_id = $1
     ) changes
-    GROUP BY 1, 2, 3, 4
+    GROUP BY 1, 2, 3, 4, 5, 6
     HAVING sum(sign) <> 0
-    ORDER BY 1, 2, 3, 4
+    ORDER BY 1, 2, 3, 4, 5, 6
+),
+team_stall_months AS (
+    INSERT INTO report_team_stall_months AS m
+    SELECT * FROM team_stall_month_changes
+    ON CONFLICT (team, business_unit, submitted_month, started_month, family, code) DO UPDATE SET
+        stalls = m.stalls + EXCLUDED.stalls
 ),
 stall_months AS (
     INSERT INTO report_stall_months AS m
-    SELECT * FROM stall_month_changes
+    SELECT submitted_month, started_month, family, code, sum(stalls)::int
+    FROM team_stall_month_changes
+    GROUP BY 1, 2, 3, 4
+    HAVING sum(stalls) <> 0
+    ORDER BY 1, 2, 3, 4
     ON CONFLICT (submitted_month, started_month, family, code) DO UPDATE SET stalls = m.stalls + EXCLUDED.stalls
 ),
 new_visits AS MATERIALIZED (

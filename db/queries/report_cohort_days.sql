@@ -2,13 +2,20 @@
 -- submission to production, from which the median is found (db/reports_repo.cohorts).
 -- Scope: $1 since, $2 until (submitted_at in [since, until); -infinity / infinity for no bound), $3 team,
 -- $4 business_unit (NULL = no filter), $5 month or quarter. $6 and $7 bound the whole months (UTC) read from
--- the counters the writers keep (migration 0014): the caller sets them (db/reports_repo.cohort_months), empty
--- for a team or business unit (the counters are not kept per team); the rest is counted from the rows, in
--- [since, $6) and [$7, until).
+-- the counters the writers keep, the whole portfolio's (migration 0014) or, for a team or business unit,
+-- theirs (migration 0015): the caller sets them (db/reports_repo.cohort_months); the rest is counted from
+-- the rows, in [since, $6) and [$7, until).
 WITH counted AS (
     SELECT submitted_month, day, initiatives::bigint AS n
     FROM report_cohort_production_days
     WHERE submitted_month >= $6::timestamptz AND submitted_month < $7::timestamptz
+      AND $3::text IS NULL AND $4::text IS NULL
+    UNION ALL
+    SELECT submitted_month, day, initiatives
+    FROM report_team_cohort_production_days
+    WHERE submitted_month >= $6::timestamptz AND submitted_month < $7::timestamptz
+      AND ($3::text IS NOT NULL OR $4::text IS NOT NULL)
+      AND ($3::text IS NULL OR team = $3) AND ($4::text IS NULL OR business_unit = $4)
     UNION ALL
     SELECT f.submitted_at,
            floor(date_part('epoch', f.production_at - f.submitted_at) / 86400)::int, 1

@@ -44,6 +44,9 @@ EXPECTED_TABLES = {
     "report_cohort_counts",
     "report_cohort_production_days",
     "report_stall_months",
+    "report_team_cohort_counts",
+    "report_team_cohort_production_days",
+    "report_team_stall_months",
 }
 
 

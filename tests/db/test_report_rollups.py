@@ -110,6 +110,28 @@ async def assert_rollups_match_sources(conn: Conn | asyncpg.Pool, ids: list[str]
         " family, code, count(*)::int FROM report_stall_episodes GROUP BY 1, 2, 3, 4"
     )
     assert {tuple(r.values()) for r in stall_months} == {tuple(r.values()) for r in stalls}
+    # and the same per team and business unit (migration 0015)
+    team_cohorts = await conn.fetch("SELECT * FROM report_team_cohort_counts WHERE initiatives <> 0")
+    grouped = await conn.fetch(
+        f"SELECT team, business_unit, {month}, reached, scrapped, stage NOT IN ('production', 'scrapped'),"  # noqa: S608
+        " count(*)::int FROM report_initiative_facts GROUP BY 1, 2, 3, 4, 5, 6"
+    )
+    assert grouped
+    assert {tuple(r.values()) for r in team_cohorts} == {tuple(r.values()) for r in grouped}
+    team_days = await conn.fetch("SELECT * FROM report_team_cohort_production_days WHERE initiatives <> 0")
+    grouped = await conn.fetch(
+        f"SELECT team, business_unit, {month},"  # noqa: S608
+        " floor(extract(epoch FROM production_at - submitted_at) / 86400)::int, count(*)::int"
+        " FROM report_initiative_facts WHERE production_at IS NOT NULL GROUP BY 1, 2, 3, 4"
+    )
+    assert {tuple(r.values()) for r in team_days} == {tuple(r.values()) for r in grouped}
+    team_stalls = await conn.fetch("SELECT * FROM report_team_stall_months WHERE stalls <> 0")
+    grouped = await conn.fetch(
+        f"SELECT team, business_unit, {month},"  # noqa: S608
+        " date_trunc('month', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', family, code, count(*)::int"
+        " FROM report_stall_episodes GROUP BY 1, 2, 3, 4, 5, 6"
+    )
+    assert {tuple(r.values()) for r in team_stalls} == {tuple(r.values()) for r in grouped}
     return counts
 
 
