@@ -46,6 +46,9 @@ class EventKind(StrEnum):
     REMINDED = "reminded"
     #: The initiative's workflow was terminated, cancelled or reset outside liftoff (recorded by the worker).
     TAMPERED = "tampered"
+    #: The initiative was imported from elsewhere (``POST /v1/imports``): its earlier events carry their
+    #: original dates; this one says when, by whom and from where.
+    IMPORTED = "imported"
 
 
 class LifecycleEvent(BaseModel):

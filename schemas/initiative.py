@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from schemas import limits
 from schemas.classification import DataClassification, DeploymentTarget, Procurement, RiskTier
+from schemas.imported_start import ImportedStart
 from schemas.initiative_state import InitiativeState
 from schemas.policy import Policy
 
@@ -125,6 +126,8 @@ class StartInitiativeInput(BaseModel):
     ui_base_url: str = ""
     #: Set when the workflow continues as new: the state of the previous run.
     carried: InitiativeState | None = None
+    #: Set for an initiative imported from elsewhere (``POST /v1/imports``): it starts at this stage.
+    imported: ImportedStart | None = None
     #: Continue as new once the history has this many events (the server may suggest it earlier).
     history_limit: int = Field(default=10_000, ge=20)
     #: liftoff's signature over everything above (``schemas/start_signature.py``); empty when unverified.

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():  # models only: liftoff's logic i
 
 from workflows import gates, metrics, patches
 from workflows import search_attributes as sa
+from workflows.imported import imported_state, record_history
 from workflows.initiative_core import InitiativeCore
 from workflows.stage_machine import StageMachine
 
@@ -74,13 +75,23 @@ class InitiativeWorkflow:
         workflow.patched(patches.ACTIVATION_ORDER)
         lean = workflow.patched(patches.LEAN_HISTORY)
         carried = inp.carried
-        state = carried.model_copy(deep=True) if carried is not None else _first_state(inp, lean=lean)
+        imported = inp.imported if carried is None else None
+        if carried is not None:
+            state = carried.model_copy(deep=True)
+        elif imported is not None:
+            state = imported_state(inp, imported)
+        else:
+            state = _first_state(inp, lean=lean)
         self._core = core = InitiativeCore(inp, state)
         self._machine = StageMachine(core)
         self._state = state
         self._outbox = core.outbox
         core.lean = core.outbox.local = lean
         if carried is not None:
+            return
+        if imported is not None:
+            record_history(self._outbox, inp, imported, [r.value for r in core.awaiting()])
+            core.enter_on_start = not state.stage.is_terminal
             return
         # The first events exist before any update can be handled, so an update admitted together with
         # the start is ordered after them and is evaluated against the proposed gate.

@@ -53,6 +53,8 @@ class InitiativeCore:
         self.timers = False  # ``patches.SLA_TIMERS``
         self.lean = False  # ``patches.LEAN_HISTORY``
         self.notify = False  # ``patches.NOTIFICATIONS``
+        #: An imported initiative runs its stage's entry actions (sandbox, assessment, ticket) on its first pass.
+        self.enter_on_start = False
 
     def start_notices(self) -> None:
         """From now on every recorded batch carries its notices, and reminders are due (``patches.NOTIFICATIONS``)."""

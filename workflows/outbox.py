@@ -9,7 +9,7 @@ for before it answers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -80,8 +80,9 @@ class Outbox:
         data: dict[str, Any] | None = None,
         stage: Stage | None = None,
         verified: bool = False,
+        at: datetime | None = None,
     ) -> int:
-        """Append an event (at the current stage unless ``stage`` is given); returns its sequence number."""
+        """Append an event (at the current stage unless ``stage`` is given, now unless ``at`` is); returns its seq."""
         state = self._state
         state.seq += 1
         at_stage = stage or state.stage
@@ -98,7 +99,7 @@ class Outbox:
                 reason_code=reason_code,
                 detail=detail,
                 data=data or {},
-                occurred_at=workflow.now(),
+                occurred_at=at or workflow.now(),
                 policy_version=self._policy_version,
                 verified=verified,
             )

@@ -66,10 +66,13 @@ def at_start(updates: list[SearchAttributeUpdate[Any]]) -> TypedSearchAttributes
 def for_start(start: StartInitiativeInput, submitted_at: datetime) -> TypedSearchAttributes:
     """What a new initiative's workflow starts with, so it has nothing to upsert until something changes."""
     spec = start.spec
-    awaiting = [r.value for r in start.policy.required_roles(Stage.PROPOSED, spec.risk_tier)]
+    stage, entered = Stage.PROPOSED, submitted_at
+    if start.imported is not None:  # starts at its stage: the workflow corrects what differs on its first task
+        stage, entered = start.imported.stage, start.imported.stage_entered_at
+    awaiting = [] if stage.is_terminal else [r.value for r in start.policy.required_roles(stage, spec.risk_tier)]
     return at_start(
         [
             *identity(spec.team, spec.business_unit, spec.risk_tier.value),
-            *progress(Stage.PROPOSED.value, awaiting, submitted_at, stalled=False),
+            *progress(stage.value, awaiting, entered, stalled=False),
         ]
     )

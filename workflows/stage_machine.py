@@ -39,6 +39,10 @@ class StageMachine:
             core.start_notices()
         await core.outbox.flush(core.snapshot)
         core.publish()
+        if core.enter_on_start:
+            core.enter_on_start = False
+            await self._on_entry(state.stage)
+            await core.record()
         while not state.stage.is_terminal:
             await self._wait_for_work()
             # Every decision up to here is evaluated in this pass; later ones wait for the next.
