@@ -15,10 +15,22 @@ from temporalio.runtime import Runtime
 
 from api.context import ApiContext
 from api.errors import COMMON_RESPONSES
-from api.guards import BodyLimit
+from api.guards import MAX_IMPORT_BYTES, BodyLimit
 from api.openapi import install as install_openapi
 from api.request_log import RequestLog
-from api.routes import actions, auth, dashboard, health, initiatives, me, policy, reports, taxonomy, ticket_events
+from api.routes import (
+    actions,
+    auth,
+    dashboard,
+    health,
+    imports,
+    initiatives,
+    me,
+    policy,
+    reports,
+    taxonomy,
+    ticket_events,
+)
 from db.pool import UNAVAILABLE
 
 log = structlog.get_logger(__name__)
@@ -70,12 +82,13 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(ticket_events.router)
     app.include_router(reports.router)
     app.include_router(policy.router)
+    app.include_router(imports.router)
     app.include_router(dashboard.router)
     app.include_router(auth.router)
     install_openapi(app)
 
     # A body over the limit is refused before authentication or any parsing.
-    app.add_middleware(BodyLimit, limit=ctx.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=ctx.max_body_bytes, larger={"/v1/imports": MAX_IMPORT_BYTES})
     # Outermost: every request gets its id, its access-log line and its metrics, the 413s above included.
     app.add_middleware(RequestLog, meter=(ctx.client.service_client.config.runtime or Runtime.default()).metric_meter)
 

@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
 from api.guards import MAX_BODY_BYTES, AuthFailures
+from api.imports import ImportRunner
 from api.oidc import OidcError, OidcVerifier, looks_like_jwt
 from api.principals import Directory, Principal
 from schemas.policy import Policy
@@ -61,6 +62,8 @@ class ApiContext:
     webhook_secrets: dict[str, bytes] = field(default_factory=dict)
     #: The notifier's report for ``/readyz`` (None: no notification channel configured).
     notifications: NotificationHealth | None = None
+    #: Starts imported initiatives' workflows, behind live work (``POST /v1/imports``).
+    imports: ImportRunner = field(default_factory=ImportRunner)
 
     def ui_link(self, workflow_id: str) -> str:
         """The initiative's page in the Temporal Web UI."""

@@ -14,6 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Larger request bodies are refused with 413 (a submission is a few kB; a Jira webhook rarely 100 kB).
 MAX_BODY_BYTES = 1_000_000
+#: An import file (``POST /v1/imports``) may be larger: 100,000 lines of a typical 1 kB.
+MAX_IMPORT_BYTES = 128 * 1024 * 1024
 
 
 async def _answer(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -32,18 +34,21 @@ async def _answer(send: Send, status: int, detail: str, headers: list[tuple[byte
 class BodyLimit:
     """ASGI middleware: 413 for a body over ``limit`` bytes, declared (Content-Length) or streamed."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        #: Paths with a limit of their own (exactly these paths).
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer 413 before the app sees a body over the limit."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.limit)
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        too_large = f"the request body is larger than {self.limit} bytes"
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+        too_large = f"the request body is larger than {limit} bytes"
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _answer(send, 413, too_large)
             return
         if declared is not None:
@@ -58,7 +63,7 @@ class BodyLimit:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
+            if size > limit:
                 await _answer(send, 413, too_large)
                 return
             chunks.append(chunk)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import gc
 import socket
 from collections.abc import Awaitable, Callable, Iterator
@@ -22,6 +23,7 @@ from activities.notifier import Notifier
 from api.app import create_app
 from api.context import ApiContext
 from api.delegation import Delegations
+from api.imports import ImportRunner
 from api.oidc import OidcVerifier
 from api.principals import Directory
 from schemas.policy_file import load_policy
@@ -114,6 +116,7 @@ def build_api_server(
         public_url=settings.public_url,
         temporal_timeout=settings.api_temporal_timeout_seconds,
         decision_wait=settings.api_decision_wait_seconds,
+        imports=ImportRunner(rate=settings.import_rate, concurrency=settings.import_concurrency),
         webhook_secrets={
             system: secret.get_secret_value().encode()
             for system, secret in (
@@ -140,6 +143,7 @@ def build_api_server(
     )
     server = QuietSignalServer(config)
     server.background = [notifier.run] if notifier is not None else []
+    server.background.append(functools.partial(ctx.imports.run, ctx))
     freeze_startup_objects()
     return server
 

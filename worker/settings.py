@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     #: ``bench.scale`` (10,000 open: 682 MB at the SDK's 1,000 cached, 431 MB at 500; target < 600). A cold
     #: decision (its history replayed) took 1.77x a warm one's p95, so a smaller cache costs little.
     max_cached_workflows: int | None = Field(default=500, ge=0, le=1_000_000)
+    # Imports (README, "Bringing in your existing portfolio"): how fast the API starts imported initiatives.
+    import_rate: float = Field(
+        default=20, gt=0, le=1000, description="imported initiatives started per second, at most"
+    )
+    import_concurrency: int = Field(default=4, ge=1, le=100, description="imported initiatives started at once")
 
     def database_dsn(self) -> str:
         """The DSN with ``database_password`` filled in when the DSN names no password."""

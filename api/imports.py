@@ -1,0 +1,257 @@
+"""Imports of existing initiatives: checking a JSON Lines file, and starting its workflows behind live work.
+
+``check_lines`` reads the file line by line (bounded in size and count) and says, per line, what is wrong or
+which initiative it is. ``ImportRunner`` starts the valid lines' workflows from PostgreSQL at a bounded
+rate, at Temporal's lowest task priority (``IMPORT_PRIORITY``): a person's decision (default priority) is
+dispatched ahead of any import work waiting in the task queue, and the import never floods the worker.
+Starting is idempotent: an initiative's id comes from its line's external references or content and its
+workflow id is started once (``REJECT_DUPLICATE``), so a file imported twice creates nothing new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import structlog
+from pydantic import ValidationError
+from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from db import imports_repo
+from db.imports_repo import ClaimedLine, LineRecord
+from schemas.classification import RiskTier
+from schemas.contract import INITIATIVE_WORKFLOW, workflow_id_for
+from schemas.imports import MAX_LINE_BYTES, MAX_LINES, ImportLine, imported_start, parse_line
+from schemas.initiative import InitiativeSpec, StartInitiativeInput
+from schemas.start_signature import sign_start
+from workflows import search_attributes as sa
+
+if TYPE_CHECKING:  # the context holds the runner
+    from api.context import ApiContext
+
+log = structlog.get_logger(__name__)
+
+#: Temporal's lowest priority (1 highest … 5 lowest; unset = 3): imported initiatives' tasks wait behind
+#: everyone else's when the worker is busy. It stays with the workflow (its later decisions too).
+IMPORT_PRIORITY = Priority(priority_key=5)
+#: How many times a line is tried before it is reported failed (Temporal unavailable, timeouts).
+MAX_ATTEMPTS = 5
+
+
+def _problem(err: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'line'}: {e['msg']}" for e in err.errors())
+
+
+async def lines_of(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, bytes]]:
+    """The numbered lines of a streamed body (1-based; blank lines skipped); ValueError past the limits."""
+    pending = b""
+    number = 0
+    async for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        if len(pending) > MAX_LINE_BYTES:
+            number += len(complete) + 1
+            msg = f"line {number} is longer than {MAX_LINE_BYTES} bytes"
+            raise ValueError(msg)
+        for raw in complete:
+            number += 1
+            if raw.strip():
+                yield number, raw
+    if pending.strip():
+        yield number + 1, pending
+
+
+async def check_lines(
+    chunks: AsyncIterator[bytes], *, importer: str, now: datetime
+) -> tuple[list[LineRecord], list[ImportLine | None]]:
+    """Each line checked: its record (initiative id and body, or the error) and the parsed line if valid."""
+    records: list[LineRecord] = []
+    parsed: list[ImportLine | None] = []
+    seen: dict[str, int] = {}
+    async for number, raw in lines_of(chunks):
+        if len(records) >= MAX_LINES:
+            msg = f"more than {MAX_LINES} lines: split the file"
+            raise ValueError(msg)
+        try:
+            line = ImportLine.model_validate(parse_line(raw))
+        except ValueError as err:  # ValidationError is a ValueError
+            records.append(
+                LineRecord(line=number, error=_problem(err) if isinstance(err, ValidationError) else str(err))
+            )
+            parsed.append(None)
+            continue
+        error: str | None = line.problem_at(now)
+        if error is None and line.risk_tier is RiskTier.UNACCEPTABLE:
+            error = "risk_tier: 'unacceptable' is a prohibited use and cannot be imported (REG_PROHIBITED)"
+        initiative_id = line.initiative_id()
+        if error is None and initiative_id in seen:
+            error = f"the same initiative as line {seen[initiative_id]} (same external_refs or content)"
+        if error is not None:
+            records.append(LineRecord(line=number, error=error))
+            parsed.append(None)
+            continue
+        seen[initiative_id] = number
+        body = line.model_dump(mode="json")
+        body["submitter"] = line.submitter or importer
+        records.append(LineRecord(line=number, initiative_id=initiative_id, body=body))
+        parsed.append(line)
+    return records, parsed
+
+
+def start_input(ctx: ApiContext, claimed: ClaimedLine, import_id: str, importer: str) -> StartInitiativeInput:
+    """The workflow start of a checked line, as the API starts any initiative (signed when a secret is set)."""
+    line = ImportLine.model_validate(claimed.body)
+    spec = InitiativeSpec.model_validate(line.submission().model_dump())
+    workflow_id = workflow_id_for(claimed.initiative_id)
+    start = StartInitiativeInput(
+        initiative_id=claimed.initiative_id,
+        spec=spec,
+        submitter=line.submitter or importer,
+        submitted_at_iso=line.submitted_at.isoformat(),
+        policy=ctx.policy,
+        roster=ctx.directory.roster(),
+        team_actors=ctx.directory.team_actors(spec.team),
+        tokens_prove_roles=ctx.oidc is not None,
+        ui_base_url=ctx.ui_base_url,
+        imported=imported_start(line, imported_by=importer, import_id=import_id, number=claimed.line),
+    )
+    if ctx.approval_secret is not None:
+        signature = sign_start(
+            ctx.approval_secret, workflow_id=workflow_id, payload=start.model_dump(mode="json"), now=datetime.now(UTC)
+        )
+        start = start.model_copy(update={"signature": signature})
+    return start
+
+
+@dataclass
+class ImportRunner:
+    """Starts waiting import lines at ``rate`` per second, ``concurrency`` at a time, while there are any.
+
+    ``kick`` starts a drain if none runs (after an import is stored, and at start-up for imports a stopped
+    process left); the drain ends when nothing waits.
+    """
+
+    rate: float = 20.0
+    concurrency: int = 4
+    #: A claim older than this belongs to a process that stopped: the line is taken up again.
+    stale_after_seconds: float = 300.0
+    _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _importers: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+
+    def kick(self, ctx: ApiContext) -> None:
+        """Drain the waiting lines in the background, unless a drain is already under way."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain(ctx), name="liftoff-import-runner")
+
+    async def run(self, ctx: ApiContext, stop: asyncio.Event, every: float = 30.0) -> None:
+        """For a serving process until ``stop``: take up waiting lines now and every ``every`` s (a stopped peer's)."""
+        try:
+            while not stop.is_set():
+                self.kick(ctx)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=every)
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        """Stop draining (lines being started are claimed; another process takes them up later)."""
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def idle(self) -> None:
+        """Wait until the current drain has finished (tests, the benchmark)."""
+        task = self._task
+        if task is not None:
+            await asyncio.shield(task)
+
+    async def _drain(self, ctx: ApiContext) -> None:
+        interval = 1.0 / self.rate if self.rate > 0 else 0.0
+        next_start = time.monotonic()
+        limit = asyncio.Semaphore(self.concurrency)
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                claimed = await imports_repo.claim(ctx.pool, max(self.concurrency * 4, 16), self.stale_after_seconds)
+                if not claimed:
+                    break
+                for line in claimed:
+                    await limit.acquire()
+                    delay = next_start - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    next_start = max(next_start, time.monotonic() - interval) + interval
+                    task = asyncio.create_task(self._start_one(ctx, line, limit))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                if running:
+                    await asyncio.gather(*running)
+                await imports_repo.finish(ctx.pool, sorted({c.import_id for c in claimed}))
+        except Exception:
+            log.exception("import runner stopped; waiting lines are taken up again later")
+        finally:
+            for task in running:
+                task.cancel()
+
+    async def _importer(self, ctx: ApiContext, import_id: str) -> str:
+        known = self._importers.get(import_id)
+        if known is None:
+            progress = await imports_repo.progress(ctx.pool, import_id)
+            known = progress.created_by if progress is not None else "liftoff"
+            self._importers[import_id] = known
+        return known
+
+    async def _start_one(self, ctx: ApiContext, claimed: ClaimedLine, limit: asyncio.Semaphore) -> None:
+        try:
+            outcome, error = await self._start(ctx, claimed)
+        finally:
+            limit.release()
+        await imports_repo.settle(ctx.pool, claimed.import_id, claimed.line, outcome, error)
+        log.info(
+            "import line",
+            import_id=claimed.import_id,
+            line=claimed.line,
+            initiative_id=claimed.initiative_id,
+            outcome=outcome,
+            error=error,
+        )
+
+    async def _start(self, ctx: ApiContext, claimed: ClaimedLine) -> tuple[str, str | None]:
+        if await imports_repo.existing(ctx.pool, [claimed.initiative_id]):
+            return "existed", None
+        importer = await self._importer(ctx, claimed.import_id)
+        try:
+            start = start_input(ctx, claimed, claimed.import_id, importer)
+        except (ValidationError, ValueError) as err:  # checked when it arrived: only a changed policy gets here
+            return "failed", str(err)
+        spec = start.spec
+        try:
+            async with asyncio.timeout(ctx.temporal_timeout):
+                await ctx.client.start_workflow(
+                    INITIATIVE_WORKFLOW,
+                    start,
+                    id=workflow_id_for(claimed.initiative_id),
+                    task_queue=ctx.task_queue,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                    search_attributes=sa.for_start(start, datetime.fromisoformat(start.submitted_at_iso)),
+                    static_summary=f"{spec.title} ({spec.team}, imported)",
+                    priority=IMPORT_PRIORITY,
+                )
+        except WorkflowAlreadyStartedError:
+            return "existed", None
+        except (RPCError, TimeoutError) as err:
+            if claimed.attempts >= MAX_ATTEMPTS:
+                return "failed", f"Temporal did not start it after {claimed.attempts} attempts: {err}"
+            await asyncio.sleep(min(2.0**claimed.attempts, 30.0))
+            return "pending", str(err)
+        return "started", None
