@@ -16,6 +16,10 @@ import structlog
 if TYPE_CHECKING:
     import httpx
 
+from worker.convert_cli import add_parser as add_convert_parser
+from worker.convert_cli import run_convert
+from worker.import_cli import add_parser as add_import_parser
+from worker.import_cli import run_import
 from worker.logging import configure_logging
 from worker.settings import Settings, unknown_variables
 
@@ -166,7 +170,9 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help="spread submissions over this many calendar months back (default 1: all now), for cohort reports",
     )
-    for command in (report, queue, backtest):
+    imports = add_import_parser(sub)
+    add_convert_parser(sub)
+    for command in (report, queue, backtest, imports):
         command.add_argument(
             "--api-url",
             default=os.environ.get("LIFTOFF_API_URL", "http://127.0.0.1:8000"),
@@ -501,12 +507,11 @@ def run(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one return
         from worker.policy_check import check_policy
 
         return check_policy(args.file)
-    if args.command == "approval-token":
-        return _approval_token(args)
-    if args.command == "report":
-        return _report(args)
-    if args.command == "queue":
-        return _queue(args)
+    if args.command == "convert":
+        return run_convert(args)
+    api_commands = {"approval-token": _approval_token, "report": _report, "queue": _queue, "import": run_import}
+    if args.command in api_commands:
+        return api_commands[args.command](args)
     if args.command == "simulate":
         return asyncio.run(_simulate(args, Settings.load()))
     if args.command == "replay":

@@ -1,6 +1,7 @@
 """A fake ServiceNow instance: the Table API subset liftoff uses, with the real shapes and fault injection.
 
-Speaks ``GET/POST /api/now/table/{table}`` and ``GET/PATCH /api/now/table/{table}/{sys_id}`` with
+Speaks ``GET/POST /api/now/table/{table}`` (listing with ``sysparm_query``, ``sysparm_fields``,
+``sysparm_display_value``, ``sysparm_limit``/``sysparm_offset``) and ``GET/PATCH /api/now/table/{table}/{sys_id}`` with
 ``{"result": ...}`` bodies, string field values, 32-hex ``sys_id``s, auto numbers (``INC0010001``,
 ``CHG0030001``), journal semantics for ``work_notes``/``comments`` (written values are appended to a journal
 and read back empty), the default incident/change data policy (closing needs ``close_code`` and
@@ -26,7 +27,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-NUMBER_PREFIX = {"incident": ("INC", 10001), "change_request": ("CHG", 30001), "sc_task": ("SCTASK", 10001)}
+NUMBER_PREFIX = {
+    "incident": ("INC", 10001),
+    "change_request": ("CHG", 30001),
+    "sc_task": ("SCTASK", 10001),
+    "dmn_demand": ("DMND", 1001),
+}
 INITIAL_STATE = {"incident": "1", "change_request": "-5"}
 CLOSED_STATES = {"incident": {"7", "8"}, "change_request": {"3", "4"}}
 NEEDS_CLOSURE_INFO = {"incident": {"6", "7"}, "change_request": {"3"}}
@@ -233,9 +239,12 @@ def create_fake_servicenow(
         except ValueError as err:
             return _error(400, "Invalid query", str(err))
 
+        fields = [f for f in request.query_params.get("sysparm_fields", "").split(",") if f]
+        display = request.query_params.get("sysparm_display_value", "false")
+
         def answer() -> Response:
             matched = [r for r in state.records(table) if all(_matches(r, c) for c in conditions)]
-            page = matched[offset : offset + limit]
+            page = [_shaped(r, fields, display) for r in matched[offset : offset + limit]]
             return JSONResponse({"result": page}, headers={"X-Total-Count": str(len(matched))})
 
         return with_faults("GET", answer)
@@ -277,6 +286,15 @@ def create_fake_servicenow(
         return with_faults("PATCH", lambda: JSONResponse({"result": state.patch(table, sys_id, body)}))
 
     return app, state
+
+
+def _shaped(record: dict[str, str], fields: list[str], display: str) -> dict[str, Any]:
+    """A record as a listing returns it: ``sysparm_fields`` only (dot-walked ones stored under their dotted
+    name), each as ``{value, display_value}`` with ``sysparm_display_value=all`` (no choice labels kept here)."""
+    chosen = {f: record[f] for f in fields if f in record} if fields else record
+    if display == "all":
+        return {k: {"value": v, "display_value": v} for k, v in chosen.items()}
+    return dict(chosen)
 
 
 def _error(status: int, message: str, detail: str) -> JSONResponse:
