@@ -68,14 +68,13 @@ async def lines_of(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, byt
         yield number + 1, pending
 
 
-async def check_lines(
-    chunks: AsyncIterator[bytes], *, importer: str, now: datetime
-) -> tuple[list[LineRecord], list[ImportLine | None]]:
-    """Each line checked: its record (initiative id and body, or the error) and the parsed line if valid."""
+async def check_lines(chunks: AsyncIterator[bytes], *, importer: str, now: datetime) -> list[LineRecord]:
+    """Each line checked: its record (initiative id and body, or the error)."""
     records: list[LineRecord] = []
-    parsed: list[ImportLine | None] = []
     seen: dict[str, int] = {}
     async for number, raw in lines_of(chunks):
+        if number % 100 == 0:  # a large file is checked between other requests, not instead of them
+            await asyncio.sleep(0)
         if len(records) >= MAX_LINES:
             msg = f"more than {MAX_LINES} lines: split the file"
             raise ValueError(msg)
@@ -85,7 +84,6 @@ async def check_lines(
             records.append(
                 LineRecord(line=number, error=_problem(err) if isinstance(err, ValidationError) else str(err))
             )
-            parsed.append(None)
             continue
         error: str | None = line.problem_at(now)
         if error is None and line.risk_tier is RiskTier.UNACCEPTABLE:
@@ -95,14 +93,12 @@ async def check_lines(
             error = f"the same initiative as line {seen[initiative_id]} (same external_refs or content)"
         if error is not None:
             records.append(LineRecord(line=number, error=error))
-            parsed.append(None)
             continue
         seen[initiative_id] = number
         body = line.model_dump(mode="json")
         body["submitter"] = line.submitter or importer
         records.append(LineRecord(line=number, initiative_id=initiative_id, body=body))
-        parsed.append(line)
-    return records, parsed
+    return records
 
 
 def start_input(ctx: ApiContext, claimed: ClaimedLine, import_id: str, importer: str) -> StartInitiativeInput:

@@ -198,9 +198,14 @@ def _table(rows: list[dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def _reachable_by_postgres(run_dir: Path) -> None:
+    run_dir.chmod(0o755)  # the postgres user must reach its data dir inside
+
+
 async def main_async(args: argparse.Namespace) -> int:
     """Build the topology, run the three phases, print the table."""
     with tempfile.TemporaryDirectory(prefix="liftoff-import-") as tmp:
+        _reachable_by_postgres(Path(tmp))
         topo = Topology(Path(tmp), lambda m: print(m, file=sys.stderr))
         async with httpx.AsyncClient(base_url=topo.api_url) as http:
             try:

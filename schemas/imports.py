@@ -205,6 +205,9 @@ def parse_line(raw: bytes) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         msg = f"not JSON: {err}"
         raise ValueError(msg) from None
+    except RecursionError:  # "[[[[…" nested deeper than the parser goes
+        msg = "not JSON: nested too deeply"
+        raise ValueError(msg) from None
     if not isinstance(value, dict):
         msg = "not a JSON object"
         raise ValueError(msg)  # noqa: TRY004 - a bad line, reported as such

@@ -118,7 +118,7 @@ async def create_import(
     if not principal.has(Role.ADMIN):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"{principal.email} lacks role admin")
     try:
-        records, _ = await check_lines(request.stream(), importer=principal.email, now=datetime.now(UTC))
+        records = await check_lines(request.stream(), importer=principal.email, now=datetime.now(UTC))
     except ValueError as err:
         raise unprocessable(str(err), kind="import_too_large") from err
     valid = [r for r in records if r.error is None]

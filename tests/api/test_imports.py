@@ -168,17 +168,19 @@ async def test_hostile_lines_are_refused_line_by_line_and_an_oversized_line_stop
         line("DMND-h4", approvals=[{"role": "admin", "person": "x@example.com", "at": NOW.isoformat()}]),
         line("DMND-h5", risk_tier="unacceptable"),
         "[1, 2]",
+        "[" * 50_000,  # deeper than the JSON parser goes
     ]
     answer = await http.post("/v1/imports", params={"dry_run": "true"}, content="\n".join(hostile), headers=auth(ADMIN))
     assert answer.status_code == 200, answer.text
     reasons = {p["line"]: p["error"] for p in answer.json()["invalid"]}
-    assert set(reasons) == {1, 2, 3, 4, 5, 6}
+    assert set(reasons) == {1, 2, 3, 4, 5, 6, 7}
     assert "budget_usd" in reasons[1]
     assert "title" in reasons[2]
     assert "submitted_at" in reasons[3]
     assert "approvals.0.role" in reasons[4]
     assert "REG_PROHIBITED" in reasons[5]
     assert reasons[6] == "not a JSON object"
+    assert reasons[7] == "not JSON: nested too deeply"
 
     huge = line("DMND-big", summary="x" * 70_000)
     too_long = await http.post("/v1/imports", params={"dry_run": "true"}, content=huge, headers=auth(ADMIN))

@@ -52,14 +52,15 @@ async def _until(handle: WorkflowHandle[Any, Any], check: Any) -> InitiativeStat
     return view
 
 
-async def _events(pool: asyncpg.Pool, iid: str) -> list[asyncpg.Record]:
+async def _events(pool: asyncpg.Pool, iid: str, until: str = "imported") -> list[asyncpg.Record]:
+    """The initiative's events once one of kind ``until`` is recorded."""
     for _ in range(100):
         rows = await pool.fetch(
             "SELECT kind, stage, occurred_at, reason_code, actor, data FROM lifecycle_events"
             " WHERE initiative_id=$1 ORDER BY seq",
             iid,
         )
-        if any(r["kind"] == "imported" for r in rows):
+        if any(r["kind"] == until for r in rows):
             return rows
         await asyncio.sleep(0.05)
     raise AssertionError(iid)
@@ -95,7 +96,7 @@ async def test_an_overdue_poc_import_stalls_at_once_with_its_reason_and_keeps_it
     assert datetime.fromisoformat(view.stage_entered_at) == entered
     assert view.visited == [Stage.PROPOSED, Stage.POC]
 
-    events = await _events(pool, inp.initiative_id)
+    events = await _events(pool, inp.initiative_id, until="stalled")
     kinds = [(r["kind"], r["stage"]) for r in events]
     assert kinds[:6] == [
         ("submitted", "proposed"),
@@ -154,6 +155,7 @@ async def test_an_import_at_signoff_keeps_its_approvals_and_carries_on_to_produc
     assert view.poc is not None
     assert view.poc.met
     assert view.stall is None
+    await _events(pool, inp.initiative_id)
     intervals = await pool.fetch(
         "SELECT stage, entered_at FROM stage_intervals WHERE initiative_id=$1 ORDER BY entered_at, stage",
         inp.initiative_id,
