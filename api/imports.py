@@ -24,6 +24,7 @@ from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReus
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from api.import_pace import Pace
 from db import imports_repo
 from db.imports_repo import ClaimedLine, LineRecord
 from schemas.classification import RiskTier
@@ -128,7 +129,10 @@ def start_input(ctx: ApiContext, claimed: ClaimedLine, import_id: str, importer:
 
 @dataclass
 class ImportRunner:
-    """Starts waiting import lines at ``rate`` per second, ``concurrency`` at a time, while there are any.
+    """Starts waiting import lines, at most ``rate`` per second and ``concurrency`` at a time, while there are any.
+
+    Within that, the pace follows the engine (``api/import_pace.py``): an initiative counts as started once
+    its first events are recorded, and the rate drops while that takes longer than ``target_lag``.
 
     ``kick`` starts a drain if none runs (after an import is stored, and at start-up for imports a stopped
     process left); the drain ends when nothing waits.
@@ -136,8 +140,12 @@ class ImportRunner:
 
     rate: float = 20.0
     concurrency: int = 4
+    #: Imports slow down while the engine takes longer than this to record a start (``api/import_pace.py``).
+    target_lag: float = 0.5
     #: A claim older than this belongs to a process that stopped: the line is taken up again.
     stale_after_seconds: float = 300.0
+    #: How the last drain paced itself (for the log and the benchmark).
+    pace: Pace | None = field(default=None, init=False, repr=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _importers: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
@@ -171,8 +179,7 @@ class ImportRunner:
             await asyncio.shield(task)
 
     async def _drain(self, ctx: ApiContext) -> None:
-        interval = 1.0 / self.rate if self.rate > 0 else 0.0
-        next_start = time.monotonic()
+        pace = self.pace = Pace(ceiling=self.rate, target_lag=self.target_lag)
         limit = asyncio.Semaphore(self.concurrency)
         running: set[asyncio.Task[None]] = set()
         try:
@@ -182,16 +189,14 @@ class ImportRunner:
                     break
                 for line in claimed:
                     await limit.acquire()
-                    delay = next_start - time.monotonic()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    next_start = max(next_start, time.monotonic() - interval) + interval
-                    task = asyncio.create_task(self._start_one(ctx, line, limit))
+                    await asyncio.sleep(pace.delay())
+                    task = asyncio.create_task(self._start_one(ctx, line, limit, pace))
                     running.add(task)
                     task.add_done_callback(running.discard)
                 if running:
                     await asyncio.gather(*running)
                 await imports_repo.finish(ctx.pool, sorted({c.import_id for c in claimed}))
+                log.info("import pace", rate=round(pace.rate, 2))
         except Exception:
             log.exception("import runner stopped; waiting lines are taken up again later")
         finally:
@@ -206,9 +211,12 @@ class ImportRunner:
             self._importers[import_id] = known
         return known
 
-    async def _start_one(self, ctx: ApiContext, claimed: ClaimedLine, limit: asyncio.Semaphore) -> None:
+    async def _start_one(self, ctx: ApiContext, claimed: ClaimedLine, limit: asyncio.Semaphore, pace: Pace) -> None:
         try:
+            began = time.monotonic()
             outcome, error = await self._start(ctx, claimed)
+            if outcome == "started":  # the slot is free once the engine has recorded it
+                pace.observe(await self._recorded(ctx, claimed.initiative_id, began))
         finally:
             limit.release()
         await imports_repo.settle(ctx.pool, claimed.import_id, claimed.line, outcome, error)
@@ -220,6 +228,15 @@ class ImportRunner:
             outcome=outcome,
             error=error,
         )
+
+    @staticmethod
+    async def _recorded(ctx: ApiContext, initiative_id: str, began: float, give_up: float = 60.0) -> float:
+        """Seconds from ``began`` until the initiative's first events are in PostgreSQL (``give_up`` at most)."""
+        while time.monotonic() - began < give_up:
+            if await imports_repo.existing(ctx.pool, [initiative_id]):
+                break
+            await asyncio.sleep(0.05)
+        return time.monotonic() - began
 
     async def _start(self, ctx: ApiContext, claimed: ClaimedLine) -> tuple[str, str | None]:
         if await imports_repo.existing(ctx.pool, [claimed.initiative_id]):

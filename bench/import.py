@@ -26,11 +26,13 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from bench.chaos_load import submission_body
@@ -61,6 +63,11 @@ class Decisions:
 
     samples: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+
+    def why(self) -> str:
+        """The failures, counted by kind."""
+        kinds = Counter(f.split(" after ")[0] for f in self.failures)
+        return ", ".join(f"{n} {kind}" for kind, n in kinds.most_common()) or "none"
 
     def row(self) -> dict[str, str]:
         """p50, p95, max of the successful ones, and how many failed."""
@@ -156,6 +163,21 @@ class Bench:
         await asyncio.gather(*running)
         return decisions
 
+    async def settle(self, quiet_for: float = 5.0) -> float:
+        """Wait until no event has been recorded for ``quiet_for`` seconds (the last phase's work is done)."""
+        began = time.perf_counter()
+        conn = await asyncpg.connect(self.topo.postgres.dsn)
+        try:
+            last, since = -1, time.monotonic()
+            while time.monotonic() - since < quiet_for:
+                count = await conn.fetchval("SELECT count(*) FROM lifecycle_events")
+                if count != last:
+                    last, since = count, time.monotonic()
+                await asyncio.sleep(0.5)
+        finally:
+            await conn.close()
+        return time.perf_counter() - began
+
     async def burst(self, count: int, clients: int = 8) -> float:
         """Submit ``count`` initiatives with ``clients`` concurrent clients; returns submissions per second."""
         queue = iter(range(count))
@@ -215,11 +237,14 @@ async def main_async(args: argparse.Namespace) -> int:
                 print(f"quiet: {args.quiet:.0f} s of decisions …", file=sys.stderr)
                 quiet = await bench.decide_while(None, args.quiet, 0)
                 rows = [{"phase": "quiet", "work": "-", **quiet.row()}]
+                failures = [("quiet", quiet.why())]
                 if args.burst:
                     print(f"burst: {args.burst} submissions by 8 clients …", file=sys.stderr)
                     task = asyncio.create_task(bench.burst(args.burst))
                     during = await bench.decide_while(task, 0, 10_000)
                     rows.append({"phase": "burst", "work": f"{args.burst} at {task.result():.1f}/s", **during.row()})
+                    failures.append(("burst", during.why()))
+                    print(f"  settled in {await bench.settle():.0f} s", file=sys.stderr)
                 print(f"import: {args.lines} lines …", file=sys.stderr)
                 bench.peak_rss = 0.0
                 imported = asyncio.create_task(bench.run_import(args.lines))
@@ -228,12 +253,15 @@ async def main_async(args: argparse.Namespace) -> int:
                 print(file=sys.stderr)
                 work = f"{status['started']} started at {rate:.1f}/s ({status['failed']} failed)"
                 rows.append({"phase": "import", "work": work, **during.row()})
+                failures.append(("import", during.why()))
             finally:
                 topo.stop_all()
     print()
     print(_table(rows))
     p95 = float(rows[-1]["p95_value"])
     ok = p95 < TARGET_P95_S and rows[-1]["failed/timed out"] == "0"
+    for phase, why in failures:
+        print(f"failed in {phase}: {why}")
     print(f"\nworker RSS: idle {idle_rss:.0f} MB, peak during the import {bench.peak_rss:.0f} MB")
     print(f"target: decision p95 < {TARGET_P95_S} s during the import, none timed out: {'ok' if ok else 'MISS'}")
     return 0 if ok else 1
