@@ -2,9 +2,10 @@
 
 Used by ``InitiativeWorkflow.__init__`` when ``StartInitiativeInput.imported`` is set (only imports set it, so
 no earlier history takes this path). The stage's gate is open with the approvals already given there; its
-SLA clock counts from ``stage_entered_at``. An import already past its SLA stalls at once (the first pass of
-``run``, with the reason derived as for any stall); its escalations and abandonment count from the import
-as if the SLA had just run out, so that bringing in an old portfolio does not scrap it on the spot.
+SLA clock counts from ``stage_entered_at``, and it arrives quietly (no notice of its own, no reminder already
+past). An import already past its SLA stalls at once (the first pass of ``run``, with the reason derived as
+for any stall); its escalations and abandonment count from the import as if the SLA had just run out, so
+that bringing in an old portfolio does not scrap it on the spot.
 """
 
 from __future__ import annotations
@@ -14,15 +15,18 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():  # models only
-    from schemas.events import EventKind
+    from schemas.events import EventKind, TeamAction
     from schemas.imported_start import ImportedStart
     from schemas.initiative import StartInitiativeInput
     from schemas.initiative_state import InitiativeState
-    from schemas.stages import STAGE_ORDER, Stage
+    from schemas.stages import APPROVER_ROLES, STAGE_ORDER, Stage
     from schemas.status import PocEvaluation
 
 from workflows import gates
 from workflows.outbox import Outbox
+
+#: Marks the events of an imported past: they tell no one (``workflows/notices.py``).
+PAST = {"imported": True}
 
 
 def imported_state(inp: StartInitiativeInput, imported: ImportedStart) -> InitiativeState:
@@ -46,6 +50,12 @@ def imported_state(inp: StartInitiativeInput, imported: ImportedStart) -> Initia
             submitted_by=inp.submitter,
             at=now.isoformat(),
         )
+    # Quiet on arrival: no "needs a decision" notice per imported initiative (an import would send thousands;
+    # the approvers' queues show them) and no reminder already past; later reminders and stalls are told.
+    fractions = inp.policy.notices.reminders_at
+    passed = 0
+    if stage_policy is not None:
+        passed = sum(1 for f in fractions if clock + stage_policy.sla * f <= now)
     return InitiativeState(
         stage=stage,
         visited=list(STAGE_ORDER[: STAGE_ORDER.index(stage) + 1]),
@@ -54,6 +64,8 @@ def imported_state(inp: StartInitiativeInput, imported: ImportedStart) -> Initia
         approvals=[a.approval for a in imported.approvals if a.stage is stage],
         poc=poc,
         poc_spend=imported.poc_spend_usd,
+        announced=sorted(f"role:{r.value}" for r in APPROVER_ROLES) + [f"team:{a.value}" for a in TeamAction],
+        reminders_sent=passed,
     )
 
 
@@ -63,20 +75,20 @@ def record_history(outbox: Outbox, inp: StartInitiativeInput, imported: Imported
     outbox.emit(
         EventKind.SUBMITTED,
         actor=inp.submitter,
-        data={"title": inp.spec.title, "imported": True},
+        data={"title": inp.spec.title, **PAST},
         stage=Stage.PROPOSED,
         at=_at(inp.submitted_at_iso) or imported.stage_entered_at,
     )
     path = STAGE_ORDER[: STAGE_ORDER.index(stage)]
     for n, earlier in enumerate(path):
-        outbox.emit(EventKind.STAGE_ENTERED, stage=earlier, at=imported.stages_entered[earlier.value])
+        outbox.emit(EventKind.STAGE_ENTERED, stage=earlier, data=dict(PAST), at=imported.stages_entered[earlier.value])
         _approvals(outbox, imported, earlier)
         left = imported.stages_entered.get(path[n + 1].value) if n + 1 < len(path) else imported.stage_entered_at
-        outbox.emit(EventKind.STAGE_LEFT, stage=earlier, data={"outcome": "advanced"}, at=left)
-    data = {} if stage.is_terminal else {"awaiting_roles": awaiting}
+        outbox.emit(EventKind.STAGE_LEFT, stage=earlier, data={"outcome": "advanced", **PAST}, at=left)
+    data = dict(PAST) if stage.is_terminal else {"awaiting_roles": awaiting, **PAST}
     outbox.emit(EventKind.STAGE_ENTERED, stage=stage, data=data, at=imported.stage_entered_at)
     if stage is Stage.PRODUCTION:
-        outbox.emit(EventKind.PRODUCTION, stage=stage, at=imported.stage_entered_at)
+        outbox.emit(EventKind.PRODUCTION, stage=stage, data=dict(PAST), at=imported.stage_entered_at)
     _approvals(outbox, imported, stage)
     if imported.poc_metrics is not None:
         outbox.emit(
@@ -107,7 +119,7 @@ def _approvals(outbox: Outbox, imported: ImportedStart, stage: Stage) -> None:
                 actor=a.approver,
                 role=a.role.value,
                 detail=a.comment,
-                data={"imported": True},
+                data=dict(PAST),
                 stage=stage,
                 at=_at(a.at),
             )

@@ -103,6 +103,8 @@ def review(
 def _from_event(  # noqa: PLR0911 - one return per kind of event that tells someone
     event: LifecycleEvent, gate: GateNow, roster: Mapping[str, Sequence[str]], submitter: str
 ) -> Notice | None:
+    if event.data.get("imported"):  # the past of an imported initiative (workflows/imported.py): old news
+        return None
     key = f"{event.seq}-{event.kind.value}"
     reason = event.reason_code.value if event.reason_code else ""
     detail = f"{reason}: {event.detail}" if reason and event.detail else reason or event.detail

@@ -115,6 +115,9 @@ async def test_an_overdue_poc_import_stalls_at_once_with_its_reason_and_keeps_it
     stalled = [r for r in events if r["kind"] == "stalled"]
     assert [r["reason_code"] for r in stalled] == ["POC_RESULTS_MISSING"]
     assert "scrapped" not in {r["kind"] for r in events}  # the ladder counts from the import
+    assert "reminded" not in {r["kind"] for r in events}  # reminders already past are not sent late
+    notices = await pool.fetch("SELECT kind FROM notices WHERE initiative_id=$1", inp.initiative_id)
+    assert {n["kind"] for n in notices} <= {"stalled", "escalated"}  # no notice for arriving, only the stall
     assert "sandbox_provisioned" in {r["kind"] for r in events}  # the PoC continues with a sandbox
 
     row = await pool.fetchrow("SELECT submitted_at, stage, status FROM initiatives WHERE id=$1", inp.initiative_id)
@@ -167,6 +170,8 @@ async def test_an_import_at_signoff_keeps_its_approvals_and_carries_on_to_produc
         ("infra_review", entered),
         ("it_signoff", entered),
     ]
+    quiet = await pool.fetch("SELECT kind FROM notices WHERE initiative_id=$1", inp.initiative_id)
+    assert [n["kind"] for n in quiet] == []  # an import arrives quietly
     ticket = 0
     for _ in range(100):  # the entry actions run after the first record
         ticket = await pool.fetchval(
