@@ -187,7 +187,11 @@ class ImportRunner:
                 claimed = await imports_repo.claim(ctx.pool, max(self.concurrency * 4, 16), self.stale_after_seconds)
                 if not claimed:
                     break
+                have = await imports_repo.existing(ctx.pool, [c.initiative_id for c in claimed])
                 for line in claimed:
+                    if line.initiative_id in have:  # imported before: nothing to start, nothing to pace
+                        await imports_repo.settle(ctx.pool, line.import_id, line.line, "existed")
+                        continue
                     await limit.acquire()
                     await asyncio.sleep(pace.delay())
                     task = asyncio.create_task(self._start_one(ctx, line, limit, pace))
