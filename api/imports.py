@@ -19,10 +19,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import structlog
+from google.protobuf.field_mask_pb2 import FieldMask
 from pydantic import ValidationError
+from temporalio.api.common.v1 import Priority as PriorityMessage
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflow.v1 import WorkflowExecutionOptions
+from temporalio.api.workflowservice.v1 import UpdateWorkflowExecutionOptionsRequest
 from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.import_pace import Pace
 from db import imports_repo
@@ -40,8 +45,10 @@ if TYPE_CHECKING:  # the context holds the runner
 log = structlog.get_logger(__name__)
 
 #: Temporal's lowest priority (1 highest … 5 lowest; unset = 3): imported initiatives' tasks wait behind
-#: everyone else's when the worker is busy. It stays with the workflow (its later decisions too).
+#: everyone else's while the import runs; once it has finished they get the default back.
 IMPORT_PRIORITY = Priority(priority_key=5)
+#: What an imported initiative gets once its import has finished: what any initiative runs at (unset = 3).
+DEFAULT_PRIORITY = PriorityMessage(priority_key=3)
 #: How many times a line is tried before it is reported failed (Temporal unavailable, timeouts).
 MAX_ATTEMPTS = 5
 
@@ -201,11 +208,39 @@ class ImportRunner:
                     await asyncio.gather(*running)
                 await imports_repo.finish(ctx.pool, sorted({c.import_id for c in claimed}))
                 log.info("import pace", rate=round(pace.rate, 2))
+            await self._restore_priorities(ctx)
         except Exception:
             log.exception("import runner stopped; waiting lines are taken up again later")
         finally:
             for task in running:
                 task.cancel()
+
+    @staticmethod
+    async def _restore_priorities(ctx: ApiContext, batch: int = 100) -> None:
+        """Once an import has finished, its initiatives get the default task priority back.
+
+        The lowest priority keeps the import behind people's decisions while it runs; afterwards an imported
+        initiative is an initiative like any other (a workflow's priority is changed through its options).
+        """
+        while rows := await imports_repo.unrestored(ctx.pool, batch):
+            done: dict[str, list[int]] = {}
+            for import_id, line, initiative_id in rows:
+                request = UpdateWorkflowExecutionOptionsRequest(
+                    namespace=ctx.client.namespace,
+                    workflow_execution=WorkflowExecution(workflow_id=workflow_id_for(initiative_id)),
+                    workflow_execution_options=WorkflowExecutionOptions(priority=DEFAULT_PRIORITY),
+                    update_mask=FieldMask(paths=["priority"]),
+                )
+                try:
+                    await ctx.client.workflow_service.update_workflow_execution_options(request)
+                except RPCError as err:
+                    if err.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                        raise  # Temporal is unavailable: the next drain tries again
+                    # ended (an import in production) or gone: nothing left to run at any priority
+                done.setdefault(import_id, []).append(line)
+            for import_id, lines in done.items():
+                await imports_repo.restored(ctx.pool, import_id, lines)
+            log.info("import priorities restored", initiatives=len(rows))
 
     async def _importer(self, ctx: ApiContext, import_id: str) -> str:
         known = self._importers.get(import_id)

@@ -106,9 +106,30 @@ async def settle(conn: Conn | asyncpg.Pool, import_id: str, line: int, outcome: 
     )
 
 
-async def finish(conn: Conn | asyncpg.Pool, import_ids: Sequence[str]) -> None:
-    """Mark these imports finished if none of their lines waits any more."""
-    await conn.execute(sql("import_finish"), list(import_ids))
+async def finish(conn: Conn | asyncpg.Pool, import_ids: Sequence[str]) -> list[str]:
+    """Mark these imports finished if none of their lines waits any more; returns those that just finished."""
+    rows = await conn.fetch(sql("import_finish"), list(import_ids))
+    return [r["id"] for r in rows]
+
+
+async def unrestored(conn: Conn | asyncpg.Pool, limit: int) -> list[tuple[str, int, str]]:
+    """Started initiatives of finished imports still at the import's priority: (import id, line, initiative)."""
+    rows = await conn.fetch(
+        "SELECT l.import_id, l.line, l.initiative_id FROM import_lines l JOIN imports i ON i.id = l.import_id"
+        " WHERE i.finished_at IS NOT NULL AND l.outcome = 'started' AND l.restored_at IS NULL"
+        " ORDER BY l.import_id, l.line LIMIT $1",
+        limit,
+    )
+    return [(r["import_id"], r["line"], r["initiative_id"]) for r in rows]
+
+
+async def restored(conn: Conn | asyncpg.Pool, import_id: str, lines: Sequence[int]) -> None:
+    """Record that these lines' initiatives have the default priority again."""
+    await conn.execute(
+        "UPDATE import_lines SET restored_at = now() WHERE import_id = $1 AND line = ANY($2::int[])",
+        import_id,
+        list(lines),
+    )
 
 
 async def progress(conn: Conn | asyncpg.Pool, import_id: str) -> ImportProgress | None:

@@ -20,6 +20,8 @@ CREATE TABLE import_lines (
     body           jsonb,
     attempts       integer NOT NULL DEFAULT 0,
     claimed_at     timestamptz,
+    -- when a started initiative got the default task priority back, once its import had finished
+    restored_at    timestamptz,
     PRIMARY KEY (import_id, line)
 );
 -- the runner's claim: pending lines (and stale claims) in file order

@@ -1,4 +1,4 @@
--- Mark imports finished once none of their lines waits (those of $1, a list of import ids).
+-- Mark imports finished once none of their lines waits (those of $1, a list of import ids); returns them.
 UPDATE imports i
 SET finished_at = now()
 WHERE i.id = ANY($1::text[])
@@ -6,3 +6,4 @@ WHERE i.id = ANY($1::text[])
   AND NOT EXISTS (
       SELECT 1 FROM import_lines l WHERE l.import_id = i.id AND l.outcome IN ('pending', 'starting')
   )
+RETURNING i.id

@@ -124,9 +124,20 @@ async def test_a_file_imports_each_good_line_once_and_reports_each_bad_line_by_n
     started = await pool.fetch(
         "SELECT initiative_id FROM import_lines WHERE import_id=$1 AND outcome='started'", accepted["id"]
     )
-    for row in started:  # imported at the lowest task priority, at their stage
-        description = await client.get_workflow_handle(workflow_id_for(row["initiative_id"])).describe()
-        assert description.raw_description.workflow_execution_info.priority.priority_key == IMPORT_PRIORITY.priority_key
+    for row in started:  # started at the lowest task priority; the default back once the import had finished
+        handle = client.get_workflow_handle(workflow_id_for(row["initiative_id"]))
+        history = await handle.fetch_history()
+        first = history.events[0].workflow_execution_started_event_attributes
+        assert first.priority.priority_key == IMPORT_PRIORITY.priority_key
+        assert (await handle.describe()).raw_description.workflow_execution_info.priority.priority_key == 3
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM import_lines WHERE import_id=$1 AND outcome='started' AND restored_at IS NOT NULL",
+            accepted["id"],
+        )
+        == len(started)
+        == 3
+    )
 
     for _ in range(100):  # each workflow records its initiative's row on its first task
         if (

@@ -47,6 +47,8 @@ EXPECTED_TABLES = {
     "report_team_cohort_counts",
     "report_team_cohort_production_days",
     "report_team_stall_months",
+    "imports",
+    "import_lines",
 }
 
 
