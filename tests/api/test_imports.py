@@ -127,8 +127,8 @@ async def test_a_file_imports_each_good_line_once_and_reports_each_bad_line_by_n
     for row in started:  # started at the lowest task priority; the default back once the import had finished
         handle = client.get_workflow_handle(workflow_id_for(row["initiative_id"]))
         history = await handle.fetch_history()
-        first = history.events[0].workflow_execution_started_event_attributes
-        assert first.priority.priority_key == IMPORT_PRIORITY.priority_key
+        started_with = history.events[0].workflow_execution_started_event_attributes
+        assert started_with.priority.priority_key == IMPORT_PRIORITY.priority_key
         assert (await handle.describe()).raw_description.workflow_execution_info.priority.priority_key == 3
     assert (
         await pool.fetchval(
