@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from schemas.decisions import (
     SubmitPocResultsInput,
     WaiveFindingInput,
 )
+from schemas.imports import ImportLine, imported_start
 from schemas.policy_file import load_policy
 from schemas.stages import Role, Stage
 from schemas.taxonomy import ReasonCode
@@ -175,6 +177,43 @@ async def completion_and_update_in_one_task(client: Client) -> list[WorkflowHand
     return [handle]
 
 
+async def imported(client: Client) -> list[WorkflowHandle[Any, Any]]:
+    """An import at the PoC, past its SLA (stalled and escalated at once), that carries on to production."""
+    now = datetime.now(UTC)
+    body = make_spec().model_dump(mode="json")
+    body.update(
+        stage="poc",
+        submitted_at=(now - timedelta(days=150)).isoformat(),
+        stage_entered_at=(now - timedelta(days=120)).isoformat(),
+        submitter=SUBMITTER,
+        approvals=[
+            {
+                "role": "portfolio",
+                "person": "paula@example.com",
+                "at": (now - timedelta(days=121)).isoformat(),
+                "stage": "proposed",
+            }
+        ],
+        external_refs=[{"system": "servicenow", "ref": "DMND0001001"}],
+    )
+    line = ImportLine.model_validate(body)
+    inp = make_start(load_policy()).model_copy(
+        update={
+            "initiative_id": line.initiative_id(),
+            "submitted_at_iso": line.submitted_at.isoformat(),
+            "imported": imported_start(line, imported_by="ada@example.com", import_id="import-record", number=1),
+        }
+    )
+    handle = await start(client, QUEUE, inp)
+    await update(handle, "submit_poc_results", SubmitPocResultsInput(actor=SUBMITTER, metrics={"auc": 0.9}))
+    await update(handle, "approve", ApproveInput(approver="bob@example.com", role=Role.BUSINESS_OWNER))
+    await update(handle, "approve", ApproveInput(approver="ian@example.com", role=Role.INFRASTRUCTURE))
+    await update(handle, "approve", ApproveInput(approver="olga@example.com", role=Role.IT_OPERATIONS))
+    await update(handle, "approve", ApproveInput(approver="beth@example.com", role=Role.BUSINESS_OWNER))
+    await handle.result()
+    return [handle]
+
+
 _POOL: asyncpg.Pool | None = None
 
 SCENARIOS = {
@@ -184,6 +223,7 @@ SCENARIOS = {
     "sent_back_waived_resolved": sent_back_waived_resolved,
     "held_blocked_resumed": held_blocked_resumed,
     "completion_and_update_in_one_task": completion_and_update_in_one_task,
+    "imported": imported,
 }
 
 
