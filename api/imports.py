@@ -15,7 +15,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import structlog
@@ -30,13 +30,13 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.import_pace import Pace
+from api.starts import new_start
 from db import imports_repo
 from db.imports_repo import ClaimedLine, LineRecord
 from schemas.classification import RiskTier
 from schemas.contract import INITIATIVE_WORKFLOW, workflow_id_for
 from schemas.imports import MAX_LINE_BYTES, MAX_LINES, ImportLine, imported_start, parse_line
 from schemas.initiative import InitiativeSpec, StartInitiativeInput
-from schemas.start_signature import sign_start
 from workflows import search_attributes as sa
 
 if TYPE_CHECKING:  # the context holds the runner
@@ -110,28 +110,16 @@ async def check_lines(chunks: AsyncIterator[bytes], *, importer: str, now: datet
 
 
 def start_input(ctx: ApiContext, claimed: ClaimedLine, import_id: str, importer: str) -> StartInitiativeInput:
-    """The workflow start of a checked line, as the API starts any initiative (signed when a secret is set)."""
+    """The workflow start of a checked line, as the API starts any initiative (``api/starts.py``)."""
     line = ImportLine.model_validate(claimed.body)
-    spec = InitiativeSpec.model_validate(line.submission().model_dump())
-    workflow_id = workflow_id_for(claimed.initiative_id)
-    start = StartInitiativeInput(
+    return new_start(
+        ctx,
         initiative_id=claimed.initiative_id,
-        spec=spec,
+        spec=InitiativeSpec.model_validate(line.submission().model_dump()),
         submitter=line.submitter or importer,
-        submitted_at_iso=line.submitted_at.isoformat(),
-        policy=ctx.policy,
-        roster=ctx.directory.roster(),
-        team_actors=ctx.directory.team_actors(spec.team),
-        tokens_prove_roles=ctx.oidc is not None,
-        ui_base_url=ctx.ui_base_url,
+        submitted_at=line.submitted_at,
         imported=imported_start(line, imported_by=importer, import_id=import_id, number=claimed.line),
     )
-    if ctx.approval_secret is not None:
-        signature = sign_start(
-            ctx.approval_secret, workflow_id=workflow_id, payload=start.model_dump(mode="json"), now=datetime.now(UTC)
-        )
-        start = start.model_copy(update={"signature": signature})
-    return start
 
 
 @dataclass
@@ -278,8 +266,7 @@ class ImportRunner:
         return time.monotonic() - began
 
     async def _start(self, ctx: ApiContext, claimed: ClaimedLine) -> tuple[str, str | None]:
-        if await imports_repo.existing(ctx.pool, [claimed.initiative_id]):
-            return "existed", None
+        """Start one line's workflow (the drain has checked it is not in liftoff yet; a race is ``existed``)."""
         importer = await self._importer(ctx, claimed.import_id)
         try:
             start = start_input(ctx, claimed, claimed.import_id, importer)

@@ -15,15 +15,15 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from api.context import ApiContext, Caller, Ctx
 from api.errors import problems, unprocessable
 from api.principals import Principal
+from api.starts import new_start
 from api.temporal import InitiativeId, LiveStatus, handle_for, live_status, temporal_call
 from api.views import EventList, EventView, InitiativeList, InitiativeSummary, SubmitResponse
 from db import events_repo, initiatives_repo
 from schemas.classification import RiskTier
 from schemas.contract import INITIATIVE_WORKFLOW, workflow_id_for
-from schemas.initiative import InitiativeSpec, StartInitiativeInput, SubmitInitiativeRequest
+from schemas.initiative import InitiativeSpec, SubmitInitiativeRequest
 from schemas.limits import MAX_OFFSET, Name
 from schemas.stages import InitiativeStatus, Role, Stage
-from schemas.start_signature import sign_start
 from schemas.status import InitiativeStatusView
 from workflows import search_attributes as sa
 
@@ -113,23 +113,7 @@ async def submit(
     workflow_id = workflow_id_for(initiative_id)
     spec = InitiativeSpec.model_validate(body.model_dump())
     submitted_at = datetime.now(UTC)
-    start = StartInitiativeInput(
-        initiative_id=initiative_id,
-        spec=spec,
-        submitter=principal.email,
-        submitted_at_iso=submitted_at.isoformat(),
-        policy=ctx.policy,
-        roster=ctx.directory.roster(),
-        team_actors=ctx.directory.team_actors(body.team),
-        tokens_prove_roles=ctx.oidc is not None,
-        ui_base_url=ctx.ui_base_url,
-    )
-    if ctx.approval_secret is not None:
-        # Workers run only start inputs liftoff signed: the policy, roster and team above are enforced as sent.
-        signature = sign_start(
-            ctx.approval_secret, workflow_id=workflow_id, payload=start.model_dump(mode="json"), now=datetime.now(UTC)
-        )
-        start = start.model_copy(update={"signature": signature})
+    start = new_start(ctx, initiative_id=initiative_id, spec=spec, submitter=principal.email, submitted_at=submitted_at)
     try:
         async with temporal_call(ctx.temporal_timeout, "starting the initiative's workflow"):
             await ctx.client.start_workflow(

@@ -72,10 +72,15 @@ def submission(**overrides: Any) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def directory() -> Directory:
     """The principals of these tests."""
+    return directory_of(PEOPLE)
+
+
+def directory_of(people: dict[str, tuple[list[Role], list[str]]]) -> Directory:
+    """A directory of ``people`` (email → roles, teams), each with the test token of ``token``."""
     return Directory(
         [
             PrincipalEntry(email=email, roles=roles, teams=teams, token_sha256=hash_token(token(email)))
-            for email, (roles, teams) in PEOPLE.items()
+            for email, (roles, teams) in people.items()
         ]
     )
 

@@ -15,11 +15,10 @@ from temporalio.client import Client
 
 from api.context import ApiContext
 from api.imports import IMPORT_PRIORITY, ImportRunner
-from api.principals import Directory, PrincipalEntry, hash_token
 from schemas.contract import workflow_id_for
 from schemas.policy import Policy
 from schemas.stages import Role
-from tests.api.conftest import PEOPLE, app_client, auth, submission, token
+from tests.api.conftest import PEOPLE, app_client, auth, directory_of, submission
 
 ADMIN = "ada@example.com"
 NOW = datetime.now(UTC)
@@ -31,13 +30,7 @@ async def importing(
     client: Client, pool: asyncpg.Pool, task_queue: str, policy: Policy
 ) -> AsyncIterator[tuple[httpx.AsyncClient, ApiContext]]:
     """The app with an admin, and its import runner fast (no rate limit to wait out in a test)."""
-    people = {**PEOPLE, ADMIN: ([Role.ADMIN], [])}
-    directory = Directory(
-        [
-            PrincipalEntry(email=email, roles=roles, teams=teams, token_sha256=hash_token(token(email)))
-            for email, (roles, teams) in people.items()
-        ]
-    )
+    directory = directory_of({**PEOPLE, ADMIN: ([Role.ADMIN], [])})
     ctx = ApiContext(
         client=client,
         pool=pool,
