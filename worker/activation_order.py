@@ -19,8 +19,8 @@ after everything that happened before it.
 Runs recorded before this order existed replay in the SDK's order, except the workflow tasks that
 their first run had split: core reports those as a nondeterminism eviction, the runner remembers the
 task (per run, in memory) and applies it in the fixed order on the next attempt, which is what the
-first run did. A run opts into the fixed order by recording ``patches.ACTIVATION_ORDER`` in its
-first activation.
+first run did. A run opts into the fixed order by recording ``patches.ACTIVATION_ORDER`` (or the baseline that covers
+it, ``patches.ORDERED_BY``) in its first activation.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from temporalio.converter import DataConverter
 from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from workflows.patches import ACTIVATION_ORDER
+from workflows.patches import ORDERED_BY
 
 log = structlog.get_logger(__name__)
 
@@ -67,9 +67,9 @@ def steps(jobs: Sequence[WorkflowActivationJob]) -> list[list[WorkflowActivation
 
 
 def _records_order(act: WorkflowActivation, completion: WorkflowActivationCompletion) -> bool:
-    notified = any(j.notify_has_patch.patch_id == ACTIVATION_ORDER for j in act.jobs if j.HasField("notify_has_patch"))
+    notified = any(j.notify_has_patch.patch_id in ORDERED_BY for j in act.jobs if j.HasField("notify_has_patch"))
     marked = any(
-        c.set_patch_marker.patch_id == ACTIVATION_ORDER
+        c.set_patch_marker.patch_id in ORDERED_BY
         for c in completion.successful.commands
         if c.HasField("set_patch_marker")
     )

@@ -72,8 +72,9 @@ class InitiativeWorkflow:
     def __init__(self, inp: StartInitiativeInput) -> None:
         # Tells the worker to apply this run's jobs in the fixed order (worker/activation_order.py); runs
         # started before it keep the SDK's order, in which their histories were recorded.
-        workflow.patched(patches.ACTIVATION_ORDER)
-        lean = workflow.patched(patches.LEAN_HISTORY)
+        taken = patches.Patches()
+        taken.patched(patches.ACTIVATION_ORDER)
+        lean = taken.patched(patches.LEAN_HISTORY)
         carried = inp.carried
         imported = inp.imported if carried is None else None
         if carried is not None:
@@ -82,7 +83,7 @@ class InitiativeWorkflow:
             state = imported_state(inp, imported)
         else:
             state = _first_state(inp, lean=lean)
-        self._core = core = InitiativeCore(inp, state)
+        self._core = core = InitiativeCore(inp, state, taken)
         self._machine = StageMachine(core)
         self._state = state
         self._outbox = core.outbox

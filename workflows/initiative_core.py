@@ -30,13 +30,15 @@ from workflows.effects import Effects
 from workflows.gates import GateContext, team_action
 from workflows.notices import GateNow, review
 from workflows.outbox import Outbox
+from workflows.patches import Patches
 
 
 class InitiativeCore:
     """The state of one initiative and the helpers that record, show and change it."""
 
-    def __init__(self, inp: StartInitiativeInput, state: InitiativeState) -> None:
+    def __init__(self, inp: StartInitiativeInput, state: InitiativeState, taken: Patches) -> None:
         self.inp = inp
+        self.patches = taken
         self.policy = inp.policy
         self.state = state
         self.outbox = Outbox(state, inp.initiative_id, inp.policy.version)

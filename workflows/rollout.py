@@ -77,7 +77,8 @@ class RolloutWorkflow:
     @workflow.init
     def __init__(self, inp: RolloutInput) -> None:
         # Tells the worker to apply this run's jobs in the fixed order (worker/activation_order.py).
-        workflow.patched(patches.ACTIVATION_ORDER)
+        self._patches = patches.Patches()
+        self._patches.patched(patches.ACTIVATION_ORDER)
         self._initiative_id = inp.initiative_id
         self._change_ticket: str | None = None
         self._spent_nonces: list[str] = []
@@ -137,7 +138,7 @@ class RolloutWorkflow:
                     retry_policy=RETRY,
                 )
                 state = ticket.status.lower()
-                if workflow.patched(patches.CHANGE_VOCABULARY):
+                if self._patches.patched(patches.CHANGE_VOCABULARY):
                     verdict = change_verdict(state)  # the webhooks' vocabulary too
                 else:  # what runs started before it decided
                     verdict = True if state in LEGACY_APPROVED else False if state in LEGACY_REJECTED else None
@@ -203,7 +204,7 @@ class RolloutWorkflow:
             if not health.healthy:
                 raise ApplicationError("canary health check failed", type="CanaryFailed", non_retryable=True)
             workflow.logger.info("canary healthy; promoting", extra={"resource": resource_ref})
-            if workflow.patched(patches.ROLLOUT_PROMOTE):
+            if self._patches.patched(patches.ROLLOUT_PROMOTE):
                 await workflow.execute_activity(
                     act.PROMOTE,
                     ResourceRef(ref=resource_ref),

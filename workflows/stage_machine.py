@@ -34,8 +34,8 @@ class StageMachine:
         """Process decisions and clocks until the initiative is terminal or should continue as new."""
         core, state = self._core, self._core.state
         # Initiatives started before SLA timers existed keep running without them (replay-safe).
-        core.timers = workflow.patched(patches.SLA_TIMERS)
-        if core.timers and workflow.patched(patches.NOTIFICATIONS):
+        core.timers = core.patches.patched(patches.SLA_TIMERS)
+        if core.timers and core.patches.patched(patches.NOTIFICATIONS):
             core.start_notices()
         await core.outbox.flush(core.snapshot)
         core.publish()
@@ -369,7 +369,7 @@ class StageMachine:
         core = self._core
         core.rollout_task = None
         decided = result.change_decision
-        if decided is not None and workflow.patched(patches.CHANGE_DECIDED_EVENT):
+        if decided is not None and core.patches.patched(patches.CHANGE_DECIDED_EVENT):
             core.outbox.emit(
                 EventKind.CHANGE_DECIDED,
                 actor=decided.actor,
