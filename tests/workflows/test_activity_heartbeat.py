@@ -36,18 +36,32 @@ class SlowStepWorkflow:
         return result
 
 
-async def _run(client: Client, *, heartbeats: bool) -> str:
+async def _run(client: Client, *, heartbeats: bool, seconds: float = 2.5, sent: list[str] | None = None) -> str:
     queue = f"beat-{uuid.uuid4()}"
-    interceptors = [ActivityHeartbeatInterceptor(every=0.2)] if heartbeats else []
+
+    def beat() -> None:  # the real heartbeat, counted
+        activity.heartbeat()
+        if sent is not None:
+            sent.append(activity.info().activity_id)
+
+    interceptors = [ActivityHeartbeatInterceptor(every=0.2, beat=beat)] if heartbeats else []
     async with Worker(
         client, task_queue=queue, workflows=[SlowStepWorkflow], activities=[slow_step], interceptors=interceptors
     ):
-        result: str = await client.execute_workflow(SlowStepWorkflow.run, 2.5, id=queue, task_queue=queue)
+        result: str = await client.execute_workflow(SlowStepWorkflow.run, seconds, id=queue, task_queue=queue)
     return result
 
 
 async def test_a_slow_activity_outlives_its_heartbeat_timeout(client: Client) -> None:
-    assert await _run(client, heartbeats=True) == "done"
+    sent: list[str] = []
+    assert await _run(client, heartbeats=True, sent=sent) == "done"
+    assert len(sent) >= 5  # every 0.2 s for 2.5 s
+
+
+async def test_an_activity_done_before_the_first_interval_sends_no_heartbeat(client: Client) -> None:
+    sent: list[str] = []
+    assert await _run(client, heartbeats=True, seconds=0.01, sent=sent) == "done"
+    assert sent == []
 
 
 async def test_without_heartbeats_it_would_time_out(client: Client) -> None:
