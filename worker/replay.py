@@ -6,6 +6,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, WorkflowReplayResult
 
 from worker.activation_order import RecordedOrderRunner
+from worker.bytecode import install_code_cache
 from worker.temporal_client import DATA_CONVERTER
 from worker.wiring import WORKFLOWS
 
@@ -17,6 +18,7 @@ async def replay_history(history: WorkflowHistory, *, attempts: int = 4) -> Work
     ``worker/activation_order.py``) and tries again with them; it gives up when an attempt teaches
     nothing new.
     """
+    install_code_cache()  # as a worker does: the workflow modules' code read once
     runner = RecordedOrderRunner(data_converter=DATA_CONVERTER)
     replayer = Replayer(workflows=list(WORKFLOWS), data_converter=DATA_CONVERTER, workflow_runner=runner)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)

@@ -20,7 +20,7 @@ from worker.activation_order import RecordedOrderRunner
 from worker.activity_heartbeat import ActivityHeartbeatInterceptor
 from worker.adapters import Integrations
 from worker.approval_interceptor import ApprovalTokenInterceptor
-from worker.bytecode import compile_sandboxed_code
+from worker.bytecode import compile_sandboxed_code, install_code_cache
 from worker.request_id import RequestIdInterceptor
 from workflows.initiative import InitiativeWorkflow
 from workflows.rollout import RolloutWorkflow
@@ -65,6 +65,7 @@ def build_workflow_worker(
     Of the activities it has only ``record_events``, which the workflows run as a local activity.
     """
     compile_sandboxed_code()
+    install_code_cache()
     return Worker(
         client,
         task_queue=task_queue,
@@ -132,6 +133,7 @@ def build_worker(
     ``worker/approval_interceptor.py``); without, decisions carrying a token are refused.
     """
     compile_sandboxed_code()
+    install_code_cache()
     return Worker(
         client,
         task_queue=task_queue,

@@ -17,6 +17,7 @@ from temporalio.workflow import NondeterminismError
 
 from tests.workflows.probe_sandboxed import SandboxedProbe
 from worker.activation_order import RecordedOrderRunner
+from worker.bytecode import install_code_cache
 
 WORKFLOWS_DIR = Path(__file__).resolve().parents[2] / "workflows"
 
@@ -39,6 +40,12 @@ def test_workflow_modules_pass_through_only_models() -> None:
     assert any(passed.values())  # the models still pass through
     logic = {name: [m for m in modules if not m.startswith("schemas.")] for name, modules in passed.items()}
     assert {name: modules for name, modules in logic.items() if modules} == {}
+
+
+@pytest.fixture(autouse=True)
+def _code_cache() -> None:
+    """The probes load through the in-memory code cache, as liftoff's workflow modules do in a worker."""
+    install_code_cache(("tests.workflows",))
 
 
 @pytest.mark.parametrize(
