@@ -35,6 +35,7 @@ from temporalio.client import Client, WorkflowHandle
 from bench import scale_rollups
 from bench.chaos_procs import LiftoffEnv, Service, Temporal, free_port, liftoff_binary
 from bench.happy_path import SUBMITTER, start_input
+from bench.worker_slots import KINDS, sampling
 from schemas.contract import INITIATIVE_WORKFLOW, workflow_id_for
 from schemas.decisions import ApproveInput, HoldInput, SubmitPocResultsInput
 from schemas.initiative import StartInitiativeInput
@@ -206,6 +207,7 @@ class Stack:
         self.postgres = EmbeddedPostgres(root / "pg" / "data")
         self.temporal = Temporal(root / "temporal", free_port())
         self.workers: list[Service] = []
+        self.metrics_ports: list[int] = []
         self.env: dict[str, str] = {}
 
     async def start(self, cache: int | None) -> None:
@@ -227,7 +229,10 @@ class Stack:
     async def add_worker(self) -> Service:
         """Start one more ``liftoff worker`` and give it time to poll."""
         n = len(self.workers) + 1
-        service = Service(f"worker-{n}", [liftoff_binary(), "worker"], self.root / f"worker-{n}.log", env=self.env)
+        port = free_port()
+        env = self.env | {"LIFTOFF_METRICS_ADDRESS": f"127.0.0.1:{port}"}
+        service = Service(f"worker-{n}", [liftoff_binary(), "worker"], self.root / f"worker-{n}.log", env=env)
+        self.metrics_ports.append(port)
         service.start()
         self.workers.append(service)
         await asyncio.sleep(4)
@@ -273,10 +278,11 @@ async def main_async(args: argparse.Namespace) -> int:
             idle = rss_mb(first)
             client = await connect_client(stack.temporal.address)
             queue = stack.env.get("LIFTOFF_TASK_QUEUE", "liftoff")
-            ids = await _timed(
-                f"opening {args.initiatives} initiatives",
-                lambda: populate(client, queue, args.initiatives, args.concurrency),
-            )
+            async with sampling(stack.metrics_ports[0]) as opening:
+                ids = await _timed(
+                    f"opening {args.initiatives} initiatives",
+                    lambda: populate(client, queue, args.initiatives, args.concurrency),
+                )
             await asyncio.sleep(5)  # the last sandbox provisioning and stall timers settle
             full = rss_mb(first)
             rows += [
@@ -288,8 +294,9 @@ async def main_async(args: argparse.Namespace) -> int:
             # takes fresh ones (an approved initiative leaves the proposed stage), alternating warm and cold.
             pool = iter(proposed(ids, range(args.initiatives - cache)))
             batch = [[next(pool) for _ in range(n)] for _ in range(4)]
-            warm = await _timed("warm decisions", lambda: decide(client, batch[0], warm=True))
-            cold = await _timed("cold decisions", lambda: decide(client, batch[1], warm=False))
+            async with sampling(stack.metrics_ports[0]) as deciding:
+                warm = await _timed("warm decisions", lambda: decide(client, batch[0], warm=True))
+                cold = await _timed("cold decisions", lambda: decide(client, batch[1], warm=False))
             ratio = cold.p95 / warm.p95
             verdict = "ok" if ratio < TARGET_COLD_OVER_WARM else "ABOVE TARGET"
             after = rss_mb(first)
@@ -298,6 +305,9 @@ async def main_async(args: argparse.Namespace) -> int:
                 ("one worker: cold decision p50 / p95 (ms)", f"{cold.p50:.0f} / {cold.p95:.0f}", ""),
                 ("cold p95 / warm p95", f"{ratio:.2f}", f"< {TARGET_COLD_OVER_WARM:.0f}  {verdict}"),
                 ("worker RSS after the cold decisions (MB)", f"{after:.0f}", f"< {TARGET_RSS_MB}"),
+                (f"peak slots used, {' / '.join(KINDS.values())}", "", ""),
+                (f"  opening, {args.concurrency} initiatives at a time", opening.describe(), "of 100 / 100 / 100"),
+                ("  one decision at a time", deciding.describe(), ""),
             ]
             events, replay_ms = await longest_replay(client, ids)
             rows.append((f"replay of the longest history ({events} events, ms)", f"{replay_ms:.0f}", ""))
