@@ -130,9 +130,10 @@ class Settings(BaseSettings):
     )
     max_concurrent_workflow_tasks: int | None = Field(default=None, ge=2, le=10_000)
     max_concurrent_activities: int | None = Field(default=None, ge=1, le=10_000)
-    #: Each cached initiative holds its own sandboxed copy of the workflow code: about 0.6 MB measured with
-    #: ``bench.scale`` (10,000 open: 682 MB at the SDK's 1,000 cached, 431 MB at 500; target < 600). A cold
-    #: decision (its history replayed) took 1.77x a warm one's p95, so a smaller cache costs little.
+    #: Each cached initiative holds its own sandboxed copy of the workflow modules: about 0.6 MB measured with
+    #: ``bench.scale`` (10,000 open: 682 MB at the SDK's 1,000 cached, 431 MB at 500; target < 600), 0.37 MB
+    #: since the copies share their code objects (283 MB at 500). A cold decision (its history replayed) costs
+    #: about 60 ms more than a warm one, so a smaller cache costs little.
     max_cached_workflows: int | None = Field(default=500, ge=0, le=1_000_000)
     # Imports (README, "Bringing in your existing portfolio"): how fast the API starts imported initiatives.
     import_rate: float = Field(
