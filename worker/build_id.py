@@ -9,6 +9,7 @@ same way on every worker.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from importlib import metadata
 from pathlib import Path
@@ -36,3 +37,9 @@ def workflow_build_id(root: Path | None = None) -> str:
                 digest.update(path.relative_to(base).as_posix().encode() + b"\0")
                 digest.update(path.read_bytes() + b"\0")
     return f"liftoff-{_version()}-{digest.hexdigest()[:12]}"
+
+
+@functools.cache
+def current_build_id() -> str:
+    """This installation's build id, read from disk once per process (every worker built here shares it)."""
+    return workflow_build_id()

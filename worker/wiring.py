@@ -20,7 +20,7 @@ from worker.activation_order import RecordedOrderRunner
 from worker.activity_heartbeat import ActivityHeartbeatInterceptor
 from worker.adapters import Integrations
 from worker.approval_interceptor import ApprovalTokenInterceptor
-from worker.build_id import workflow_build_id
+from worker.build_id import current_build_id
 from worker.bytecode import compile_sandboxed_code, install_code_cache
 from worker.request_id import RequestIdInterceptor
 from workflows.initiative import InitiativeWorkflow
@@ -70,7 +70,7 @@ def build_workflow_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        build_id=workflow_build_id(),
+        build_id=current_build_id(),
         workflows=list(WORKFLOWS),
         activities=[EventActivities(pool).record_events],
         no_remote_activities=True,
@@ -139,7 +139,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        build_id=workflow_build_id(),
+        build_id=current_build_id(),
         workflows=list(WORKFLOWS),
         activities=build_activities(
             pool,
