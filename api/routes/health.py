@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -15,6 +17,16 @@ from db import workers_repo
 from db.pool import ping
 
 router = APIRouter(tags=["health"])
+
+
+class Readiness(BaseModel):
+    """What ``/readyz`` answers, ready (200) or not (503)."""
+
+    ready: bool
+    #: ``postgres``, ``temporal``, ``worker``: ``ok`` or why not
+    checks: dict[str, str]
+    #: per notification channel, when channels are configured; never a reason to be unready
+    notifications: dict[str, Any] | None = None
 
 
 @router.get("/healthz", summary="The API process is alive")
@@ -62,7 +74,14 @@ async def _check_worker(ctx: ApiContext) -> str:
     return f"no live worker on task queue {ctx.task_queue} (last heartbeat {seen.seconds_since_last:.0f} s ago)"
 
 
-@router.get("/readyz", summary="PostgreSQL and Temporal reachable, a live worker")
+@router.get(
+    "/readyz",
+    summary="PostgreSQL and Temporal reachable, a live worker",
+    responses={
+        200: {"model": Readiness, "description": "Every dependency is ready"},
+        503: {"model": Readiness, "description": "A dependency is not ready: the failing checks say which"},
+    },
+)
 async def readyz(ctx: Ctx) -> JSONResponse:
     """200 when every dependency is ready, 503 with the failing checks otherwise.
 

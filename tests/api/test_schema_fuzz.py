@@ -142,6 +142,10 @@ async def test_schemathesis_finds_nothing(served: str, who: str | None, tmp_path
         '\n[[operations]]\ninclude-path = "/v1/me/delegate"\ninclude-method = "PUT"\n'
         "checks.positive_data_acceptance.expected-statuses = "
         '["2xx", "401", "403", "409", "422", "429"]\n'
+        # Readiness answers 503 (documented, with the failing checks) when a dependency is slow or down: on a
+        # loaded machine Temporal's check may time out mid-run. That is the answer, not a server error.
+        '\n[[operations]]\ninclude-path = "/readyz"\ninclude-method = "GET"\n'
+        "checks.not_a_server_error.enabled = false\n"
     )
     command = [
         str(Path(sys.executable).with_name("st")),
